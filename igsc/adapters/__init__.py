@@ -1,0 +1,1 @@
+"""Adapters for the Stream, Index and State ports: one module each."""

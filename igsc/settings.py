@@ -1,0 +1,164 @@
+"""Typed, frozen settings: a YAML file plus IGSC_* environment overrides, checked at start-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from igsc.errors import ConfigError
+from igsc.partners import Partner
+
+STREAM_SCHEMES = ("kafka", "sqlite")
+INDEX_SCHEMES = ("http", "https", "sqlite")
+STATE_SCHEMES = ("redis", "rediss", "sqlite")
+
+
+def default_home() -> Path:
+    """Where embedded state lives unless IGSC_HOME says otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "igsc"
+
+
+def _check_url(value: str, *, schemes: tuple[str, ...], example: str) -> str:
+    if value == "":
+        return value
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise ValueError(f"expected a URL starting with {allowed} (e.g. {example}), got {value!r}")
+    return value
+
+
+class StreamTuning(BaseModel):
+    """How records are batched and partitioned on the stream."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    partitions: int = Field(default=4, ge=1, le=256)
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    poll_timeout_s: float = Field(default=0.5, gt=0, le=60)
+
+
+class Settings(BaseSettings):
+    """Every setting igsc reads; constructed once at start-up and passed into constructors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IGSC_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    home: Path = Field(default_factory=default_home)
+    stream_url: str = ""
+    index_url: str = ""
+    state_url: str = ""
+    celery_broker_url: str = ""
+    namespace: str = Field(default="igsc", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    stream: StreamTuning = StreamTuning()
+    partners: tuple[Partner, ...] = ()
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("stream_url")
+    @classmethod
+    def _stream_url(cls, value: str) -> str:
+        return _check_url(value, schemes=STREAM_SCHEMES, example="kafka://127.0.0.1:9092")
+
+    @field_validator("index_url")
+    @classmethod
+    def _index_url(cls, value: str) -> str:
+        return _check_url(value, schemes=INDEX_SCHEMES, example="http://127.0.0.1:9200")
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, value: str) -> str:
+        return _check_url(value, schemes=STATE_SCHEMES, example="redis://127.0.0.1:6379/0")
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        return _check_url(value, schemes=("redis", "rediss"), example="redis://127.0.0.1:6379/1")
+
+    @field_validator("partners")
+    @classmethod
+    def _unique_partners(cls, value: tuple[Partner, ...]) -> tuple[Partner, ...]:
+        ids = [p.id for p in value]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"partner ids must be unique, repeated: {', '.join(duplicated)}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the YAML file, which arrives as init kwargs.
+        return (env_settings, init_settings)
+
+    @property
+    def stream_target(self) -> str:
+        """The stream URL, defaulting to the embedded SQLite log under home."""
+        return self.stream_url or f"sqlite:///{self.home / 'stream.db'}"
+
+    @property
+    def index_target(self) -> str:
+        """The index URL, defaulting to the embedded SQLite index under home."""
+        return self.index_url or f"sqlite:///{self.home / 'index.db'}"
+
+    @property
+    def state_target(self) -> str:
+        """The state URL, defaulting to the embedded SQLite state under home."""
+        return self.state_url or f"sqlite:///{self.home / 'state.db'}"
+
+    @property
+    def embedded_celery(self) -> bool:
+        """True when Celery tasks run in-process with no broker."""
+        return self.celery_broker_url == ""
+
+    def partner(self, partner_id: str) -> Partner:
+        """The configured partner with this id."""
+        for candidate in self.partners:
+            if candidate.id == partner_id:
+                return candidate
+        raise ConfigError("partners", f"no partner with id {partner_id!r} is configured")
+
+
+def _format_validation_error(error: ValidationError) -> ConfigError:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(root)"
+    return ConfigError(key, str(first["msg"]).removeprefix("Value error, "))
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a YAML config file into a mapping, naming the file on failure."""
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError("config", f"file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError("config", f"file {path} is not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError("config", f"file {path} must hold a mapping at the top level")
+    return loaded
+
+
+def load_settings(
+    *, config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Build validated settings from an optional YAML file, IGSC_* variables and overrides."""
+    values = read_config_file(config_file) if config_file else {}
+    values.update(overrides or {})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise _format_validation_error(exc) from exc
