@@ -102,6 +102,11 @@ class Partner(BaseModel):
     allowed_hosts: tuple[str, ...] = ()
     can_read: tuple[str, ...] = Field(default=(), description="our collection ids it may read")
     can_write: tuple[str, ...] = Field(default=(), description="our collection ids it may write")
+    amber_to_sharing_groups: bool = Field(
+        default=False,
+        description="let partners in a common sharing group read this partner's TLP:AMBER "
+        "(never AMBER+STRICT or RED)",
+    )
 
     @model_validator(mode="after")
     def _known_tlp(self) -> Partner:
