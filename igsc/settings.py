@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from igsc.errors import ConfigError
 from igsc.partners import Partner
+from igsc.poll_settings import PollSettings
 
 STREAM_SCHEMES = ("kafka", "sqlite")
 INDEX_SCHEMES = ("http", "https", "sqlite")
@@ -60,6 +61,7 @@ class Settings(BaseSettings):
     namespace: str = Field(default="igsc", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     stream: StreamTuning = StreamTuning()
     partners: tuple[Partner, ...] = ()
+    poll: PollSettings = PollSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("stream_url")

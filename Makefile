@@ -1,0 +1,43 @@
+# igsc: `make demo` runs the pipeline on embedded defaults; `make test` runs every check with
+# real Kafka, Elasticsearch and Redis started (and stopped) by deploy/local/services.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: venv lint test test-fast demo bench services-up services-down clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Unit and contract tests on the embedded adapters only: no services needed.
+test-fast: venv
+	$(BIN)/pytest tests/unit tests/contract -k "not kafka and not elasticsearch and not redis" $(PYTEST_ARGS)
+
+test: lint
+	./deploy/local/services up --fresh
+	status=0; IGSC_REQUIRE_SERVICES=1 $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	./deploy/local/services down; exit $$status
+
+demo: venv
+	$(BIN)/igsc demo
+
+services-up:
+	./deploy/local/services up
+
+services-down:
+	./deploy/local/services down
+
+clean:
+	rm -rf $(VENV) .services .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Enrich stage: parse STIX patterns and turn indicators into canonical observables."""

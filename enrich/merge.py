@@ -1,0 +1,180 @@
+"""Merge stage: observations → one enriched record per observable on the `indicators` topic.
+
+The observations topic is keyed by observable, so one worker owns each record. Applying the
+same observation twice changes nothing, which makes redelivery and replay harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from enrich.observations import sighting_entry, source_entry
+from enrich.record import Enricher, IndicatorRecord, SightingEntry, SourceEntry
+from enrich.schema import indicator_doc
+from igsc.errors import RejectedInput
+from igsc.ports import Message, State
+from igsc.records import Rejection, rejection
+from igsc.worker import StageOutput
+
+STATE_PREFIX = "m:"
+
+
+def encode_record(record: IndicatorRecord) -> bytes:
+    """Compact state form: only what merging needs; enrichment is recomputed."""
+    return orjson.dumps(
+        {
+            "k": record.kind,
+            "v": record.value,
+            "f": record.flags,
+            "n": record.version,
+            "s": record.sources,
+            "g": record.sightings,
+            "t": record.techniques,
+        }
+    )
+
+
+def decode_record(key: str, data: bytes) -> IndicatorRecord:
+    """Inverse of encode_record."""
+    raw = orjson.loads(data)
+    return IndicatorRecord(
+        key=key,
+        kind=raw["k"],
+        value=raw["v"],
+        flags=tuple(raw["f"]),
+        version=raw["n"],
+        sources=tuple(source_entry(s) for s in raw["s"]),
+        sightings=tuple(sighting_entry(g) for g in raw["g"]),
+        techniques=tuple(raw["t"]),
+    )
+
+
+def apply(record: IndicatorRecord | None, op: dict[str, Any]) -> IndicatorRecord | None:
+    """The record after one observation; None if there is still no record."""
+    kind = op["op"]
+    if kind == "source":
+        base = record or IndicatorRecord(
+            key=op["key"], kind=op["kind"], value=op["value"], flags=tuple(op["flags"]), sources=()
+        )
+        return _with_source(base, source_entry(op["entry"]))
+    if record is None:
+        return None  # a retraction, sighting or link for an observable nobody reported yet
+    if kind == "retract":
+        kept = tuple(
+            s
+            for s in record.sources
+            if not (
+                s.partner == op["partner"]
+                and s.stix_id == op["stix_id"]
+                and s.version < op["version"]
+            )
+        )
+        return replace(record, sources=kept)
+    if kind == "sighting":
+        return _with_sighting(record, sighting_entry(op["entry"]))
+    if kind == "techniques":
+        return replace(record, techniques=tuple(sorted({*record.techniques, *op["techniques"]})))
+    raise RejectedInput("unknown observation op", detail=str(kind))
+
+
+def _with_source(record: IndicatorRecord, entry: SourceEntry) -> IndicatorRecord:
+    same = [s for s in record.sources if (s.partner, s.stix_id) == (entry.partner, entry.stix_id)]
+    if same and same[0].version >= entry.version:
+        return record
+    others = tuple(s for s in record.sources if s not in same)
+    return replace(record, sources=tuple(sorted((*others, entry), key=_source_order)))
+
+
+def _source_order(s: SourceEntry) -> tuple[str, str]:
+    return s.partner, s.stix_id
+
+
+def _with_sighting(record: IndicatorRecord, entry: SightingEntry) -> IndicatorRecord:
+    same = [g for g in record.sightings if g.sighting_id == entry.sighting_id]
+    if same and same[0].version >= entry.version:
+        return record
+    others = tuple(g for g in record.sightings if g not in same)
+    return replace(record, sightings=tuple(sorted((*others, entry), key=lambda g: g.sighting_id)))
+
+
+class MergeStage:
+    """observations → indicators."""
+
+    name = "merge"
+
+    def __init__(
+        self, *, state: State, indicators_topic: str, enrichers: Sequence[Enricher]
+    ) -> None:
+        self._state = state
+        self._indicators_topic = indicators_topic
+        self._enrichers = tuple(enrichers)
+
+    def process(self, *, messages: Sequence[Message]) -> StageOutput:
+        """Merge a batch; changed records are published, then their state saved."""
+        ops, rejected = _decode(messages)
+        keys = sorted({op["key"] for op in ops})
+        stored = self._state.get_many(keys=[STATE_PREFIX + k for k in keys])
+        before = {
+            k: decode_record(k, stored[STATE_PREFIX + k])
+            for k in keys
+            if STATE_PREFIX + k in stored
+        }
+        current: dict[str, IndicatorRecord | None] = dict(before)
+        for op in ops:
+            try:
+                current[op["key"]] = apply(current.get(op["key"]), op)
+            except (RejectedInput, KeyError, TypeError) as exc:
+                rejected.append(
+                    rejection(
+                        stage=self.name,
+                        reason=f"bad observation: {exc}",
+                        partner=None,
+                        stix_id=None,
+                        payload=op,
+                    )
+                )
+        changed = {
+            k: replace(r, version=(before[k].version if k in before else 0) + 1)
+            for k, r in current.items()
+            if r is not None and r != before.get(k)
+        }
+        records = [
+            (k.encode(), orjson.dumps(indicator_doc(self._enrich(r)))) for k, r in changed.items()
+        ]
+        items = {STATE_PREFIX + k: encode_record(r) for k, r in changed.items()}
+        return StageOutput(
+            records={self._indicators_topic: records},
+            rejected=rejected,
+            after_publish=(lambda: self._state.put_many(items=items)) if items else None,
+        )
+
+    def _enrich(self, record: IndicatorRecord) -> IndicatorRecord:
+        for enricher in self._enrichers:
+            record = enricher.process(record=record)
+        return record
+
+
+def _decode(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[Rejection]]:
+    ops: list[dict[str, Any]] = []
+    rejected: list[Rejection] = []
+    for m in messages:
+        try:
+            op = orjson.loads(m.value)
+            if not isinstance(op, dict) or not isinstance(op.get("key"), str):
+                raise ValueError("observation must be an object with a key")
+            ops.append(op)
+        except ValueError as exc:
+            rejected.append(
+                rejection(
+                    stage="merge",
+                    reason=f"bad observation: {exc}",
+                    partner=None,
+                    stix_id=None,
+                    payload=m.value.decode("utf-8", "replace"),
+                )
+            )
+    return ops, rejected

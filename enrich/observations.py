@@ -1,0 +1,62 @@
+"""Observation records on the observations topic: what extract tells merge, by observable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from enrich.record import SightingEntry, SourceEntry
+
+OBSERVATIONS_TOPIC = "observations"
+QUARANTINE_TOPIC = "quarantine"
+
+
+def source_op(
+    *, key: str, kind: str, value: str, flags: tuple[str, ...], entry: SourceEntry
+) -> bytes:
+    """A partner reports the observable through one indicator version."""
+    return orjson.dumps(
+        {
+            "op": "source",
+            "key": key,
+            "kind": kind,
+            "value": value,
+            "flags": flags,
+            "entry": asdict(entry),
+        }
+    )
+
+
+def retract_op(*, key: str, partner: str, stix_id: str, version: str) -> bytes:
+    """A newer indicator version no longer carries the observable."""
+    return orjson.dumps(
+        {"op": "retract", "key": key, "partner": partner, "stix_id": stix_id, "version": version}
+    )
+
+
+def sighting_op(*, key: str, entry: SightingEntry) -> bytes:
+    """A sighting of an indicator carrying the observable."""
+    return orjson.dumps({"op": "sighting", "key": key, "entry": asdict(entry)})
+
+
+def techniques_op(*, key: str, techniques: tuple[str, ...]) -> bytes:
+    """ATT&CK techniques linked to an indicator carrying the observable."""
+    return orjson.dumps({"op": "techniques", "key": key, "techniques": techniques})
+
+
+def source_entry(raw: dict[str, Any]) -> SourceEntry:
+    """A SourceEntry from its JSON form."""
+    return SourceEntry(
+        **{
+            **raw,
+            "labels": tuple(raw["labels"]),
+            "kill_chain_phases": tuple(raw["kill_chain_phases"]),
+        }
+    )
+
+
+def sighting_entry(raw: dict[str, Any]) -> SightingEntry:
+    """A SightingEntry from its JSON form."""
+    return SightingEntry(**{**raw, "countries": tuple(raw["countries"])})

@@ -1,0 +1,136 @@
+"""The stream worker loop: poll a batch, process it, publish the output, then commit."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from igsc.errors import TransientFailure
+from igsc.ports import Consumer, Message, Stream
+from igsc.records import Rejection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StageOutput:
+    """What a stage made of a batch: records per topic, and dead letters."""
+
+    records: Mapping[str, Sequence[tuple[bytes, bytes]]] = field(default_factory=dict)
+    rejected: Sequence[Rejection] = ()
+    # Runs once the records are durable and before offsets are committed: state that marks
+    # progress (e.g. "version seen") must not be saved before the output it stands for.
+    after_publish: Callable[[], None] | None = None
+
+
+class Stage(Protocol):
+    """One pipeline step; its sink, if any, must be acknowledged before process returns."""
+
+    name: str
+
+    def process(self, *, messages: Sequence[Message]) -> StageOutput:
+        """Handle one batch; raise TransientFailure to have the same batch retried."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter."""
+
+    base_s: float = 0.2
+    cap_s: float = 30.0
+
+    def delay(self, *, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1-based)."""
+        return random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+class StreamWorker:
+    """Runs one stage over a consumer group; offsets advance only after outputs are durable."""
+
+    def __init__(
+        self,
+        *,
+        stream: Stream,
+        group: str,
+        topics: Sequence[str],
+        stage: Stage,
+        rejected_topic: str,
+        batch_size: int,
+        poll_timeout_s: float,
+        backoff: Backoff = Backoff(),
+    ) -> None:
+        self._stream = stream
+        self._consumer: Consumer = stream.consumer(group=group, topics=topics)
+        self._stage = stage
+        self._rejected_topic = rejected_topic
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._backoff = backoff
+
+    def run_batch(self, *, stop: threading.Event | None = None) -> int:
+        """Process one batch end to end; returns how many messages it took."""
+        messages = self._consumer.poll(max_records=self._batch_size, timeout_s=self._poll_timeout_s)
+        if not messages:
+            return 0
+        attempt = 0
+        while True:
+            try:
+                output = self._stage.process(messages=messages)
+                self._emit(output)
+                break
+            except TransientFailure as exc:
+                attempt += 1
+                wait = self._backoff.delay(attempt=attempt)
+                log.warning(
+                    "%s: transient failure (%s), retry %d in %.1fs",
+                    self._stage.name,
+                    exc,
+                    attempt,
+                    wait,
+                )
+                if stop is None:
+                    time.sleep(wait)
+                elif stop.wait(wait):
+                    raise  # shutting down: the batch stays uncommitted and will be redelivered
+        self._consumer.commit(messages=messages)
+        return len(messages)
+
+    def _emit(self, output: StageOutput) -> None:
+        for topic, records in output.records.items():
+            self._stream.publish(topic=topic, records=records)
+        if output.rejected:
+            self._stream.publish(
+                topic=self._rejected_topic,
+                records=[((r.stix_id or "").encode(), r.to_bytes()) for r in output.rejected],
+            )
+        if output.after_publish is not None:
+            output.after_publish()
+
+    def drain(self, *, idle_polls: int = 2, join_timeout_s: float = 60.0) -> int:
+        """Run batches until `idle_polls` polls in a row found nothing; returns messages taken.
+
+        A poll before the group gave this member its partitions does not count as idle.
+        """
+        total = idle = 0
+        joined_by = time.monotonic() + join_timeout_s
+        while idle < idle_polls:
+            taken = self.run_batch()
+            total += taken
+            waiting = not self._consumer.assignment() and time.monotonic() < joined_by
+            idle = 0 if taken or waiting else idle + 1
+        return total
+
+    def run_forever(self, *, stop: threading.Event) -> None:
+        """Run until stop is set."""
+        while not stop.is_set():
+            self.run_batch(stop=stop)
+
+    def close(self) -> None:
+        """Leave the consumer group."""
+        self._consumer.close()

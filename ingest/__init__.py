@@ -1,0 +1,1 @@
+"""Ingest: getting STIX from partners onto the raw topic."""
