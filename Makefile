@@ -30,8 +30,10 @@ test: lint
 	status=0; IGSC_REQUIRE_SERVICES=1 $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
 	./deploy/local/services down; exit $$status
 
+# A fresh embedded home each run, so the demo always starts from nothing.
 demo: venv
-	$(BIN)/igsc demo
+	rm -rf .igsc/demo
+	IGSC_HOME=$(CURDIR)/.igsc/demo $(BIN)/igsc demo
 
 services-up:
 	./deploy/local/services up

@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import resources
 from pathlib import Path
 
 from igsc.errors import ConfigError, IgscError
@@ -28,7 +27,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cmd_config_example(args: argparse.Namespace) -> int:
     """Print a complete annotated example configuration."""
-    sys.stdout.write(resources.files("igsc").joinpath("config_example.yaml").read_text())
+    sys.stdout.write((Path(__file__).parent / "config_example.yaml").read_text(encoding="utf-8"))
     return 0
 
 

@@ -1,0 +1,83 @@
+"""Settings: validated at start-up, errors name the key, environment wins over the file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from igsc.errors import ConfigError
+from igsc.settings import load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_embedded_under_home(tmp_path: Path) -> None:
+    settings = load_settings(overrides={"home": tmp_path})
+    assert settings.stream_target == f"sqlite:///{tmp_path / 'stream.db'}"
+    assert settings.index_target.startswith("sqlite:///")
+    assert settings.state_target.startswith("sqlite:///")
+    assert settings.embedded_celery
+
+
+def test_a_wrong_url_scheme_names_the_key_and_the_expected_form(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=write(tmp_path, "stream_url: amqp://x\n"))
+    assert err.value.key == "stream_url"
+    assert "kafka://" in str(err.value)
+
+
+def test_a_bad_partner_field_names_its_path(tmp_path: Path) -> None:
+    text = "partners:\n  - id: cert-x\n    name: X\n    country: germany\n"
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=write(tmp_path, text))
+    assert err.value.key == "partners.0.country"
+
+
+def test_unknown_keys_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=write(tmp_path, "strem_url: kafka://x:1\n"))
+    assert err.value.key == "strem_url"
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IGSC_STREAM__BATCH_SIZE", "777")
+    monkeypatch.setenv("IGSC_INDEX_URL", "http://127.0.0.1:9200")
+    settings = load_settings(config_file=write(tmp_path, "stream:\n  batch_size: 5\n"))
+    assert settings.stream.batch_size == 777
+    assert settings.index_target == "http://127.0.0.1:9200"
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = load_settings(overrides={"home": tmp_path})
+    with pytest.raises(ValueError, match="frozen"):
+        settings.namespace = "other"  # type: ignore[misc]
+
+
+def _igsc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "igsc.cli", *args], capture_output=True, text=True, cwd=cwd,
+        check=False,
+    )
+
+
+def test_config_example_is_complete_and_passes_config_check(tmp_path: Path) -> None:
+    example = _igsc("config", "example", cwd=tmp_path)
+    assert example.returncode == 0
+    path = write(tmp_path, example.stdout)
+    checked = _igsc("config", "check", str(path), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "partners=1" in checked.stdout
+
+
+def test_config_check_exits_non_zero_naming_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "stream:\n  partitions: 0\n")
+    checked = _igsc("config", "check", str(path), cwd=tmp_path)
+    assert checked.returncode == 2
+    assert "stream.partitions" in checked.stderr
