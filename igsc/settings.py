@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from igsc.errors import ConfigError
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
+from igsc.server_settings import TaxiiServerSettings
 
 STREAM_SCHEMES = ("kafka", "sqlite")
 INDEX_SCHEMES = ("http", "https", "sqlite")
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     stream: StreamTuning = StreamTuning()
     partners: tuple[Partner, ...] = ()
     poll: PollSettings = PollSettings()
+    taxii: TaxiiServerSettings = TaxiiServerSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("stream_url")

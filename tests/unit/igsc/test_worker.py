@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from igsc.adapters.sqlite_stream import SqliteStream
 from igsc.errors import TransientFailure
 from igsc.ports import Message
@@ -67,10 +69,8 @@ def test_a_crash_before_commit_redelivers_the_batch(tmp_path: Path) -> None:
             raise KeyboardInterrupt  # stands for a process kill mid-batch
 
     crashing = _worker(stream, Crash())
-    try:
+    with pytest.raises(KeyboardInterrupt):
         crashing.run_batch()
-    except KeyboardInterrupt:
-        pass
     crashing.close()
     worker = _worker(stream, Upper())
     assert worker.drain() == 2
