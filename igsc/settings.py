@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from enrich.enrichers.settings import EnrichSettings
 from igsc.errors import ConfigError
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     celery_broker_url: str = ""
     namespace: str = Field(default="igsc", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     stream: StreamTuning = StreamTuning()
+    enrich: EnrichSettings = EnrichSettings()
     partners: tuple[Partner, ...] = ()
     poll: PollSettings = PollSettings()
     taxii: TaxiiServerSettings = TaxiiServerSettings()

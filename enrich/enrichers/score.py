@@ -1,0 +1,147 @@
+"""A deterministic 0-100 score for a merged record, and its age decay applied at read time.
+
+Stored score (no clock involved, so replaying the stream gives identical documents)::
+
+    sat(n, h)   = 1 - 0.5 ** (n / h)          diminishing returns: half credit at n = h
+    confidence  = max(source confidence, a missing one counts as default_confidence) / 100
+    reliability = max (or mean, reliability_mode) over the reporting partners of the
+                  partner's reliability: reliability_of[partner] when given, else the
+                  highest reliability stamped on its sources; default_reliability if none
+    partners    = sat(distinct partners that reported or sighted it, 1)
+    countries   = sat(distinct countries that reported or sighted it, 1)
+    sightings   = sat(sum of sighting counts, sightings_half)
+    score       = round(100 * sum(weight[f] * f for the five factors f), 2)
+
+Every factor lies in [0, 1] and the weights sum to 1 (validated), so the score lies in
+[0, 100]; with reliability_mode "max" it never drops when a source, partner, country or
+sighting is added. Defaults: weights 0.30 / 0.25 / 0.20 / 0.10 / 0.15, default_confidence
+50, default_reliability 0.5, sightings_half 5.
+
+Read-time decay (exponential half-life, `decayed_score`)::
+
+    decayed = score * 0.5 ** (max(0, now - last_seen) in days / half_life_days)
+
+so a score halves every half_life_days (default 30) after the observable was last seen; no
+last_seen means no decay, and a last_seen in the future counts as now.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from enrich.enrichers.settings import EnrichSettings
+from enrich.record import IndicatorRecord
+
+
+def saturation(*, n: float, half: float) -> float:
+    """1 - 0.5 ** (n / half): 0 at n = 0, 0.5 at n = half, approaching 1."""
+    return 1.0 - math.pow(0.5, max(n, 0.0) / half)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFactors:
+    """The five factors of a score, each in [0, 1]; kept so a reader can see why."""
+
+    confidence: float
+    reliability: float
+    partners: float
+    countries: float
+    sightings: float
+
+
+class ScoreEnricher:
+    """Sets record.score from confidence, reliability, spread and sightings."""
+
+    name = "score"
+
+    def __init__(
+        self, *, settings: EnrichSettings, reliability_of: Mapping[str, float] | None = None
+    ) -> None:
+        self._settings = settings
+        self._reliability_of = dict(reliability_of or {})
+
+    def _confidence(self, *, record: IndicatorRecord) -> float:
+        default = self._settings.default_confidence
+        values = [
+            default if s.confidence is None else min(max(s.confidence, 0), 100)
+            for s in record.sources
+        ]
+        return max(values, default=default) / 100
+
+    def _reliability(self, *, record: IndicatorRecord) -> float:
+        by_partner: dict[str, float] = {}
+        for source in record.sources:
+            by_partner[source.partner] = max(
+                by_partner.get(source.partner, 0.0), source.reliability
+            )
+        by_partner.update({p: r for p, r in self._reliability_of.items() if p in by_partner})
+        values = sorted(min(max(r, 0.0), 1.0) for r in by_partner.values())
+        if not values:
+            return self._settings.default_reliability
+        if self._settings.reliability_mode == "mean":
+            return math.fsum(values) / len(values)
+        return values[-1]
+
+    def factors_of(self, *, record: IndicatorRecord) -> ScoreFactors:
+        """The five factors of this record's score."""
+        sighted = sum(max(s.count, 0) for s in record.sightings)
+        return ScoreFactors(
+            confidence=self._confidence(record=record),
+            reliability=self._reliability(record=record),
+            partners=saturation(n=len(record.partners), half=1.0),
+            countries=saturation(n=len([c for c in record.countries if c]), half=1.0),
+            sightings=saturation(n=sighted, half=self._settings.sightings_half),
+        )
+
+    def score_of(self, *, record: IndicatorRecord) -> float:
+        """The stored 0-100 score of this record (no decay)."""
+        f = self.factors_of(record=record)
+        w = self._settings.score_weights
+        total = math.fsum(
+            (
+                w.confidence * f.confidence,
+                w.reliability * f.reliability,
+                w.partners * f.partners,
+                w.countries * f.countries,
+                w.sightings * f.sightings,
+            )
+        )
+        return round(min(max(100.0 * total, 0.0), 100.0), 2)
+
+    def process(self, *, record: IndicatorRecord) -> IndicatorRecord:
+        """A copy of the record with its score set."""
+        return replace(record, score=self.score_of(record=record))
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An ISO 8601 / STIX timestamp as an aware datetime; a naive one is taken as UTC."""
+    parsed = datetime.fromisoformat(value.strip())
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def latest(*, timestamps: Iterable[str | None]) -> str | None:
+    """The latest of these timestamps as given, comparing instants rather than strings."""
+    known = [t for t in timestamps if t]
+    return max(known, key=parse_timestamp) if known else None
+
+
+def record_last_seen(*, record: IndicatorRecord) -> str | None:
+    """When the observable was last reported or sighted: the value to pass to decayed_score."""
+    sighted = [s.last_seen or s.first_seen for s in record.sightings]
+    return latest(timestamps=[*sighted, *(s.version for s in record.sources)])
+
+
+def decayed_score(
+    *, score: float, last_seen: str | None, now: datetime, half_life_days: float
+) -> float:
+    """The score decayed by age: halves every half_life_days after last_seen."""
+    if half_life_days <= 0:
+        raise ValueError(f"half_life_days must be positive, got {half_life_days}")
+    if last_seen is None:
+        return score
+    now_aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    age_days = max((now_aware - parse_timestamp(last_seen)).total_seconds(), 0.0) / 86_400
+    return score * math.pow(0.5, age_days / half_life_days)

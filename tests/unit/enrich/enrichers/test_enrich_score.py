@@ -1,0 +1,184 @@
+"""ScoreEnricher and decayed_score: bounded, monotonic, deterministic, halving at half-life."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from enricher_records import record, sighting, source
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from enrich.enrichers import EnrichSettings, ScoreWeights
+from enrich.enrichers.score import ScoreEnricher, decayed_score, record_last_seen
+from enrich.record import IndicatorRecord
+
+SCORER = ScoreEnricher(settings=EnrichSettings())
+
+
+def score(rec: IndicatorRecord, scorer: ScoreEnricher = SCORER) -> float:
+    return scorer.process(record=rec).score
+
+
+def base() -> IndicatorRecord:
+    return record(kind="domain-name", value="c2.example.net", sources=(source(),))
+
+
+def test_more_partners_raise_the_score() -> None:
+    one = base()
+    two = replace(one, sources=(*one.sources, source(partner="cert-it", country="FR")))
+    three = replace(two, sources=(*two.sources, source(partner="cert-es", country="FR")))
+    assert score(one) < score(two) < score(three)
+
+
+def test_more_countries_raise_the_score() -> None:
+    same = replace(base(), sources=(source(), source(partner="cert-fr-2", country="FR")))
+    spread = replace(base(), sources=(source(), source(partner="cert-fr-2", country="BE")))
+    assert score(same) < score(spread)
+
+
+def test_more_sightings_raise_the_score_with_diminishing_returns() -> None:
+    counts = [0, 1, 5, 50]
+    scores = [score(replace(base(), sightings=(sighting(count=n),) if n else ())) for n in counts]
+    assert scores == sorted(scores) and len(set(scores)) == len(scores)
+    one_more_early = score(replace(base(), sightings=(sighting(count=2),))) - scores[1]
+    one_more_late = score(replace(base(), sightings=(sighting(count=51),))) - scores[3]
+    assert one_more_early > one_more_late
+
+
+def test_higher_confidence_raises_the_score() -> None:
+    scores = [score(replace(base(), sources=(source(confidence=c),))) for c in (0, 15, 50, 85, 100)]
+    assert scores == sorted(scores) and len(set(scores)) == len(scores)
+
+
+def test_missing_confidence_counts_as_the_default() -> None:
+    missing = replace(base(), sources=(source(confidence=None),))
+    fifty = replace(base(), sources=(source(confidence=50),))
+    assert score(missing) == score(fifty)
+
+
+def test_partner_registry_reliability_overrides_the_stamped_one() -> None:
+    trusted = ScoreEnricher(settings=EnrichSettings(), reliability_of={"cert-fr": 1.0})
+    doubted = ScoreEnricher(settings=EnrichSettings(), reliability_of={"cert-fr": 0.1})
+    assert score(base(), doubted) < score(base()) < score(base(), trusted)
+
+
+def test_mean_mode_lets_an_unreliable_partner_pull_reliability_down() -> None:
+    mean = ScoreEnricher(settings=EnrichSettings(reliability_mode="mean"))
+    reliable = replace(base(), sources=(source(reliability=0.9),))
+    mixed = replace(
+        reliable, sources=(*reliable.sources, source(partner="cert-x", reliability=0.1))
+    )
+    assert mean.factors_of(record=mixed).reliability < mean.factors_of(record=reliable).reliability
+    assert SCORER.factors_of(record=mixed).reliability == 0.9  # max mode
+
+
+def test_source_order_does_not_change_the_score() -> None:
+    sources = (
+        source(partner="cert-fr", confidence=70, reliability=0.7),
+        source(partner="cert-de", country="DE", confidence=None, reliability=0.3),
+        source(partner="cert-ee", country="EE", confidence=95, reliability=0.9),
+    )
+    results = {score(replace(base(), sources=p)) for p in itertools.permutations(sources)}
+    assert len(results) == 1
+
+
+def test_everything_maximal_scores_near_100_and_nothing_scores_low() -> None:
+    best = replace(
+        base(),
+        sources=tuple(
+            source(partner=f"p{i}", country=f"C{i}", confidence=100, reliability=1.0)
+            for i in range(12)
+        ),
+        sightings=(sighting(count=10_000),),
+    )
+    worst = replace(base(), sources=(source(confidence=0, reliability=0.0),))
+    assert 99.0 < score(best) <= 100.0
+    assert 0.0 <= score(worst) < 20.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    confidences=st.lists(st.one_of(st.none(), st.integers(-50, 200)), min_size=0, max_size=6),
+    reliabilities=st.lists(st.floats(-1, 2, allow_nan=False), min_size=6, max_size=6),
+    counts=st.lists(st.integers(-5, 10**9), max_size=4),
+    mode=st.sampled_from(["max", "mean"]),
+)
+def test_score_is_always_within_0_and_100(
+    confidences: list[int | None], reliabilities: list[float], counts: list[int], mode: str
+) -> None:
+    scorer = ScoreEnricher(settings=EnrichSettings(reliability_mode=mode))  # type: ignore[arg-type]
+    rec = replace(
+        base(),
+        sources=tuple(
+            source(partner=f"p{i}", confidence=c, reliability=reliabilities[i])
+            for i, c in enumerate(confidences)
+        ),
+        sightings=tuple(sighting(partner=f"s{i}", count=n) for i, n in enumerate(counts)),
+    )
+    assert 0.0 <= score(rec, scorer) <= 100.0
+
+
+def test_weights_must_sum_to_one() -> None:
+    with pytest.raises(ValidationError, match="sum to 1"):
+        ScoreWeights(confidence=0.5)
+    ok = ScoreWeights(confidence=0.2, reliability=0.2, partners=0.2, countries=0.2, sightings=0.2)
+    assert ok.confidence == 0.2
+
+
+def test_only_confidence_weighted_scores_confidence_alone() -> None:
+    weights = ScoreWeights(confidence=1, reliability=0, partners=0, countries=0, sightings=0)
+    scorer = ScoreEnricher(settings=EnrichSettings(score_weights=weights))
+    assert score(replace(base(), sources=(source(confidence=73),)), scorer) == 73.0
+
+
+# ---------------------------------------------------------------- read-time decay
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def test_decay_halves_at_the_half_life() -> None:
+    seen = (NOW - timedelta(days=30)).isoformat()
+    assert decayed_score(score=80.0, last_seen=seen, now=NOW, half_life_days=30) == (
+        pytest.approx(40.0)
+    )
+    two = (NOW - timedelta(days=60)).isoformat()
+    assert decayed_score(score=80.0, last_seen=two, now=NOW, half_life_days=30) == (
+        pytest.approx(20.0)
+    )
+
+
+def test_decay_is_none_when_just_seen_unknown_or_in_the_future() -> None:
+    assert decayed_score(score=80.0, last_seen=NOW.isoformat(), now=NOW, half_life_days=30) == 80
+    assert decayed_score(score=80.0, last_seen=None, now=NOW, half_life_days=30) == 80
+    future = (NOW + timedelta(days=5)).isoformat()
+    assert decayed_score(score=80.0, last_seen=future, now=NOW, half_life_days=30) == 80
+
+
+def test_decay_reads_stix_timestamps_and_naive_now() -> None:
+    naive_now = NOW.replace(tzinfo=None)
+    got = decayed_score(
+        score=50.0, last_seen="2026-11-20T12:00:00.000Z", now=naive_now, half_life_days=7
+    )
+    assert got == pytest.approx(25.0)
+
+
+def test_decay_refuses_a_non_positive_half_life() -> None:
+    with pytest.raises(ValueError, match="half_life_days"):
+        decayed_score(score=50.0, last_seen=NOW.isoformat(), now=NOW, half_life_days=0)
+
+
+def test_last_seen_is_the_latest_instant_across_sources_and_sightings() -> None:
+    rec = replace(
+        base(),
+        sources=(source(version="2026-10-01T12:00:00.000Z"),),
+        sightings=(
+            sighting(last_seen="2026-10-03T00:30:00+01:00"),  # 2026-10-02T23:30Z
+            sighting(partner="cert-ee", last_seen="2026-10-02T23:45:00Z"),
+        ),
+    )
+    assert record_last_seen(record=rec) == "2026-10-02T23:45:00Z"
+    assert record_last_seen(record=replace(rec, sources=(), sightings=())) is None
