@@ -1,0 +1,126 @@
+"""Celery wiring of the poll side: one task per partner collection, scheduled by beat.
+
+With `celery_broker_url` set, tasks go through Redis to `celery -A ingest.celery_app worker`;
+empty (the embedded default), tasks run in-process with no broker at all.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from igsc.ports import State, Stream
+from igsc.settings import Settings, load_settings
+from igsc.wiring import build_state, build_stream
+from ingest.poll.result import PollTarget
+from ingest.poll.runner import poll_one
+
+TASK_NAME = "igsc.poll_collection"
+
+
+class _Ports:
+    """The Stream and State of one process, built on first use (after a worker forks)."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._ports: tuple[Stream, State] | None = None
+
+    def get(self) -> tuple[Stream, State]:
+        """The process's stream and state."""
+        with self._lock:
+            if self._ports is None:
+                self._ports = (build_stream(self._settings), build_state(self._settings))
+            return self._ports
+
+
+def task_queue(*, settings: Settings) -> str:
+    """The queue poll tasks go to: one per installation namespace."""
+    return f"{settings.namespace}.poll"
+
+
+def beat_schedule(*, settings: Settings) -> dict[str, dict[str, Any]]:
+    """One beat entry per partner collection, every partner's poll_interval_s."""
+    schedule: dict[str, dict[str, Any]] = {}
+    for partner in settings.partners:
+        if not partner.taxii_url:
+            continue
+        for collection in partner.collections:
+            schedule[f"poll {partner.id}/{collection}"] = {
+                "task": TASK_NAME,
+                "schedule": timedelta(seconds=partner.poll_interval_s),
+                "args": (partner.id, partner.taxii_url, collection),
+                # A run still queued when the next one is due is dropped, not piled up.
+                "options": {"expires": partner.poll_interval_s},
+            }
+    return schedule
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "beat_schedule": beat_schedule(settings=settings),
+        "task_default_queue": task_queue(settings=settings),
+    }
+    if settings.embedded_celery:
+        return common | {
+            "broker_url": "memory://",
+            "result_backend": "cache+memory://",
+            "task_always_eager": True,
+            "task_eager_propagates": True,
+        }
+    return common | {
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_broker_url,
+        "result_expires": 86400,
+        "task_acks_late": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        # A run may page for a long time; Redis must not hand it to a second worker meanwhile.
+        "broker_transport_options": {"visibility_timeout": 4 * 3600},
+    }
+
+
+def make_celery(*, settings: Settings) -> Celery:
+    """A Celery app with the poll task; in-process (eager) when no broker is configured."""
+    app = Celery("igsc", set_as_current=False)
+    app.conf.update(_config(settings))
+    ports = _Ports(settings=settings)
+
+    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
+    def poll_collection(partner_id: str, api_root_url: str, collection_id: str) -> dict[str, Any]:
+        """Poll one partner collection once; the result as a dict."""
+        stream, state = ports.get()
+        target = PollTarget(partner=partner_id, start_url=api_root_url, collection=collection_id)
+        return poll_one(settings=settings, stream=stream, state=state, target=target).to_dict()
+
+    return app
+
+
+def settings_from_env() -> Settings:
+    """Settings of a worker/beat process: the YAML file named by IGSC_CONFIG, if any."""
+    path = os.environ.get("IGSC_CONFIG")
+    return load_settings(config_file=Path(path) if path else None)
+
+
+_app: Celery | None = None
+_app_lock = threading.Lock()
+
+
+def __getattr__(name: str) -> Celery:
+    # `celery -A ingest.celery_app` reads `app`; building it lazily keeps imports side-effect free.
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _app_lock:
+        if _app is None:
+            _app = make_celery(settings=settings_from_env())
+        return _app
