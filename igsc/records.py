@@ -9,8 +9,6 @@ from typing import Any
 import orjson
 
 from igsc.errors import RejectedInput
-from igsc.partners import Partner
-from igsc.tlp import TLP_BY_NAME, resolve_tlp
 
 RAW_TOPIC = "raw"
 REJECTED_TOPIC = "rejected"
@@ -57,24 +55,6 @@ class Envelope:
             return cls(**raw)
         except TypeError as exc:
             raise RejectedInput("envelope has missing or unknown fields", detail=str(exc)) from exc
-
-
-def make_envelope(
-    *, partner: Partner, collection: str, obj: dict[str, Any], via: str, date_added: str | None
-) -> Envelope:
-    """Wrap a checked STIX object from a partner, resolving its TLP from its markings."""
-    markings = obj.get("object_marking_refs") or ()
-    tlp = resolve_tlp(markings, default=TLP_BY_NAME[partner.default_tlp])
-    return Envelope(
-        partner=partner.id,
-        country=partner.country,
-        collection=collection,
-        date_added=date_added,
-        received_at=utc_now_iso(),
-        tlp=tlp.label,
-        via=via,
-        object=obj,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,9 @@ from igsc.errors import ConfigError, IgscError
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
 from igsc.ports import State, Stream
+from ingest.convert import Batch, ObjectConverter
 from ingest.poll.guard import TargetPolicy
-from ingest.poll.pages import Batch, Page, PageConverter, parse_envelope
+from ingest.poll.pages import Page, parse_envelope
 from ingest.poll.result import PollResult, PollTarget
 from ingest.poll.retry import MalformedResponse, Retrier
 from ingest.poll.timestamps import ServerTime, parse_server_time
@@ -238,7 +239,9 @@ class CollectionPoller:
     def _pages(
         self, conn: TaxiiConnection, policy: TargetPolicy, collection: Collection, run: _Run
     ) -> None:
-        converter = PageConverter(partner=self._partner, collection=run.target.collection)
+        converter = ObjectConverter(
+            partner=self._partner, collection=run.target.collection, via="poll"
+        )
         token: str | None = None
         previous: frozenset[str] = frozenset()
         while True:

@@ -10,7 +10,8 @@ import pytest
 from igsc.partners import Partner
 from igsc.records import Envelope
 from igsc.tlp import TLP2_IDS, Tlp
-from ingest.poll.pages import PageConverter, parse_envelope
+from ingest.convert import ObjectConverter
+from ingest.poll.pages import parse_envelope
 from ingest.poll.retry import MalformedResponse
 from tests.unit.ingest.poll.taxii_fakes import COLLECTION, indicator
 
@@ -18,7 +19,7 @@ PARTNER = Partner(id="cert-y", name="Y", country="NL", default_tlp="green")
 
 
 def _convert(objects: list[Any], date_added: str | None = "2024-05-01T00:00:00.1Z") -> Any:
-    converter = PageConverter(partner=PARTNER, collection=COLLECTION)
+    converter = ObjectConverter(partner=PARTNER, collection=COLLECTION, via="poll")
     return converter.convert(objects=tuple(objects), date_added=date_added)
 
 
