@@ -49,6 +49,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(settings=settings_from(args), out=sys.stdout))
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish a local bundle file as a configured partner."""
+    import orjson
+
+    from igsc.wiring import build_stream
+    from ingest.publish import objects_of, publish_objects
+
+    settings = settings_from(args)
+    partner = settings.partner(args.partner)
+    try:
+        document = orjson.loads(Path(args.file).read_bytes())
+    except OSError as exc:
+        raise ConfigError("FILE", f"cannot read {args.file}: {exc.strerror}") from exc
+    except orjson.JSONDecodeError as exc:
+        print(f"igsc: {args.file} is not valid JSON: {exc}", file=sys.stderr)
+        return 1
+    stream = build_stream(settings)
+    try:
+        result = publish_objects(
+            settings=settings, stream=stream, partner=partner, objects=objects_of(document)
+        )
+    finally:
+        stream.close()
+    print(f"published {result.published} objects as {partner.id}; rejected {result.rejected}")
+    return 0 if result.rejected == 0 else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Poll every partner once and drain every stage; non-zero if anything failed."""
+    from igsc.pipeline_run import run_once
+
+    return run_once(settings=settings_from(args), out=sys.stdout)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run one enrich stage forever (until SIGINT/SIGTERM)."""
+    from igsc.pipeline_run import run_worker
+
+    return run_worker(settings=settings_from(args), stage=args.stage)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="igsc", description=__doc__)
     parser.add_argument("--config", help="YAML config file (default: $IGSC_CONFIG)")
@@ -65,6 +106,19 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the pipeline end to end on embedded defaults")
     demo.set_defaults(handler=cmd_demo)
+
+    publish = sub.add_parser("publish", help="publish a STIX bundle file as a partner")
+    publish.add_argument("file")
+    publish.add_argument("--partner", required=True, help="a configured partner id")
+    publish.set_defaults(handler=cmd_publish)
+
+    run = sub.add_parser("run", help="poll every partner and drain every stage")
+    run.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    run.set_defaults(handler=cmd_run)
+
+    worker = sub.add_parser("worker", help="run one pipeline stage until stopped")
+    worker.add_argument("stage", choices=("extract", "merge", "index"))
+    worker.set_defaults(handler=cmd_worker)
     return parser
 
 

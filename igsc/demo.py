@@ -5,34 +5,35 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from enrich.enrichers import default_enrichers
-from enrich.pipeline import Ports, drain_pipeline
+from enrich.pipeline import drain_pipeline
 from enrich.schema import INDICATORS
+from igsc.pipeline_run import close_ports, enrichers_for, open_ports
 from igsc.ports import SearchQuery, SortKey
 from igsc.samples import SAMPLE_PARTNERS, sample_objects
 from igsc.settings import Settings
-from igsc.wiring import build_index, build_state, build_stream
 from ingest.publish import publish_objects
 
 
 def run_demo(*, settings: Settings, out: TextIO) -> int:
     """Publish the sample from three CERTs, run the pipeline, and print the merged picture."""
     settings = settings.model_copy(update={"partners": SAMPLE_PARTNERS})
-    ports = Ports(
-        stream=build_stream(settings), index=build_index(settings), state=build_state(settings)
-    )
+    ports = open_ports(settings)
     started = time.perf_counter()
     out.write(f"igsc demo: embedded state in {settings.home}\n")
     for partner in SAMPLE_PARTNERS:
         result = publish_objects(
-            settings=settings, stream=ports.stream, partner=partner,
+            settings=settings,
+            stream=ports.stream,
+            partner=partner,
             objects=sample_objects()[partner.id],
         )
         out.write(f"  {partner.id} ({partner.country}) published {result.published} objects\n")
     handled = drain_pipeline(
-        settings=settings, ports=ports,
-        enrichers=default_enrichers(settings=settings.enrich,
-                                    reliability_of={p.id: p.reliability for p in SAMPLE_PARTNERS}),
+        settings=settings,
+        ports=ports,
+        enrichers=default_enrichers(
+            settings=settings.enrich, reliability_of={p.id: p.reliability for p in SAMPLE_PARTNERS}
+        ),
     )
     out.write(f"  pipeline: {handled}\n\n")
     ports.index.refresh(schema=INDICATORS)
@@ -53,6 +54,5 @@ def run_demo(*, settings: Settings, out: TextIO) -> int:
     )
     out.write(f"cross-border (3+ countries): {cross.total}\n")
     out.write(f"done in {time.perf_counter() - started:.2f}s\n")
-    for port in (ports.stream, ports.index, ports.state):
-        port.close()
+    close_ports(ports)
     return 0 if page.total > 0 else 1
