@@ -28,13 +28,7 @@ def run_demo(*, settings: Settings, out: TextIO) -> int:
             objects=sample_objects()[partner.id],
         )
         out.write(f"  {partner.id} ({partner.country}) published {result.published} objects\n")
-    handled = drain_pipeline(
-        settings=settings,
-        ports=ports,
-        enrichers=default_enrichers(
-            settings=settings.enrich, reliability_of={p.id: p.reliability for p in SAMPLE_PARTNERS}
-        ),
-    )
+    handled = drain_pipeline(settings=settings, ports=ports, enrichers=enrichers_for(settings))
     out.write(f"  pipeline: {handled}\n\n")
     ports.index.refresh(schema=INDICATORS)
     page = ports.index.search(
