@@ -54,12 +54,20 @@ _INPUT = {"extract": RAW_TOPIC, "merge": OBSERVATIONS_TOPIC, "index": INDICATORS
 
 
 def build_worker(
-    *, name: str, settings: Settings, ports: Ports, enrichers: Sequence[Enricher]
+    *,
+    name: str,
+    settings: Settings,
+    ports: Ports,
+    enrichers: Sequence[Enricher],
+    generation: str = "",
 ) -> StreamWorker:
-    """A StreamWorker running one stage in its own consumer group."""
+    """A StreamWorker running one stage in its own consumer group.
+
+    A new `generation` is a new consumer group, which reads its topic from the start: a replay.
+    """
     return StreamWorker(
         stream=ports.stream,
-        group=f"{settings.namespace}.{name}",
+        group=f"{settings.namespace}.{name}{generation}",
         topics=[topic(settings, _INPUT[name])],
         stage=build_stage(name=name, settings=settings, ports=ports, enrichers=enrichers),
         rejected_topic=topic(settings, REJECTED_TOPIC),
@@ -69,11 +77,14 @@ def build_worker(
 
 
 def drain_pipeline(
-    *, settings: Settings, ports: Ports, enrichers: Sequence[Enricher]
+    *, settings: Settings, ports: Ports, enrichers: Sequence[Enricher], generation: str = ""
 ) -> dict[str, int]:
     """Run every stage until the whole pipeline is idle; messages handled per stage."""
     workers = {
-        n: build_worker(name=n, settings=settings, ports=ports, enrichers=enrichers) for n in STAGES
+        n: build_worker(
+            name=n, settings=settings, ports=ports, enrichers=enrichers, generation=generation
+        )
+        for n in STAGES
     }
     handled = dict.fromkeys(STAGES, 0)
     try:
