@@ -1,0 +1,1 @@
+"""Respond: cross-border rules open incidents; playbooks hand each country a ticket."""
