@@ -89,19 +89,31 @@ def _config(settings: Settings) -> dict[str, Any]:
     }
 
 
+class IgscCelery(Celery):  # type: ignore[misc]
+    """A Celery app that carries the settings and ports its tasks run with."""
+
+    def __init__(self, *, settings: Settings) -> None:
+        super().__init__("igsc", set_as_current=False)
+        self.igsc_settings = settings
+        self.igsc_ports = _Ports(settings=settings)
+
+
+def poll_collection(
+    task: Any, partner_id: str, api_root_url: str, collection_id: str
+) -> dict[str, Any]:
+    """Poll one partner collection once; the result as a dict."""
+    app: IgscCelery = task.app
+    stream, state = app.igsc_ports.get()
+    target = PollTarget(partner=partner_id, start_url=api_root_url, collection=collection_id)
+    return poll_one(settings=app.igsc_settings, stream=stream, state=state, target=target).to_dict()
+
+
 def make_celery(*, settings: Settings) -> Celery:
     """A Celery app with the poll task; in-process (eager) when no broker is configured."""
-    app = Celery("igsc", set_as_current=False)
+    app = IgscCelery(settings=settings)
     app.conf.update(_config(settings))
-    ports = _Ports(settings=settings)
-
-    @app.task(name=TASK_NAME)  # type: ignore[untyped-decorator]
-    def poll_collection(partner_id: str, api_root_url: str, collection_id: str) -> dict[str, Any]:
-        """Poll one partner collection once; the result as a dict."""
-        stream, state = ports.get()
-        target = PollTarget(partner=partner_id, start_url=api_root_url, collection=collection_id)
-        return poll_one(settings=settings, stream=stream, state=state, target=target).to_dict()
-
+    # One module-level callable for every app: the task reads settings from its own app.
+    app.task(name=TASK_NAME, bind=True)(poll_collection)
     return app
 
 
