@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -24,7 +23,7 @@ def source_op(
             "kind": kind,
             "value": value,
             "flags": flags,
-            "entry": asdict(entry),
+            "entry": entry,
         }
     )
 
@@ -38,7 +37,7 @@ def retract_op(*, key: str, partner: str, stix_id: str, version: str) -> bytes:
 
 def sighting_op(*, key: str, entry: SightingEntry) -> bytes:
     """A sighting of an indicator carrying the observable."""
-    return orjson.dumps({"op": "sighting", "key": key, "entry": asdict(entry)})
+    return orjson.dumps({"op": "sighting", "key": key, "entry": entry})
 
 
 def techniques_op(*, key: str, techniques: tuple[str, ...]) -> bytes:
