@@ -1,0 +1,152 @@
+"""STIX versioning rules and dead-lettering, observed through the whole embedded pipeline."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from enrich.pipeline import Ports, drain_pipeline
+from enrich.schema import INDICATORS
+from igsc.pipeline_run import close_ports, enrichers_for, open_ports
+from igsc.ports import SearchQuery
+from igsc.records import REJECTED_TOPIC
+from igsc.samples import SAMPLE_PARTNERS
+from igsc.settings import Settings, load_settings
+from igsc.wiring import topic
+from ingest.publish import publish_objects
+
+DE, FR = SAMPLE_PARTNERS[0], SAMPLE_PARTNERS[1]
+IDENTITY_DE = "identity--5a1f1d0e-3f0e-4c59-9d5b-0f3c1a2b3c4d"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Any:
+    settings = load_settings(
+        overrides={
+            "home": tmp_path,
+            "partners": SAMPLE_PARTNERS,
+            "stream": {"poll_timeout_s": 0.05},
+        }
+    )
+    ports = open_ports(settings)
+    yield settings, ports
+    close_ports(ports)
+
+
+def indicator(
+    pattern: str, *, modified: str = "2026-11-20T08:00:00.000Z", **extra: Any
+) -> dict[str, Any]:
+    obj = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": "indicator--0b9c4b1e-7f8e-4b6e-9d1a-2f4e5d6c7b8a",
+        "created": "2026-11-20T08:00:00.000Z",
+        "modified": modified,
+        "created_by_ref": IDENTITY_DE,
+        "pattern": pattern,
+        "pattern_type": "stix",
+        "valid_from": "2026-11-20T08:00:00Z",
+        "confidence": 50,
+    }
+    obj.update(extra)
+    return obj
+
+
+def run(settings: Settings, ports: Ports, partner: Any, *objects: dict[str, Any]) -> dict[str, Any]:
+    publish_objects(settings=settings, stream=ports.stream, partner=partner, objects=list(objects))
+    drain_pipeline(settings=settings, ports=ports, enrichers=enrichers_for(settings))
+    page = ports.index.search(schema=INDICATORS, query=SearchQuery(size=100))
+    return {h["key"]: h for h in page.hits}
+
+
+def rejected(settings: Settings, ports: Ports) -> list[dict[str, Any]]:
+    consumer = ports.stream.consumer(group="inspect", topics=[topic(settings, REJECTED_TOPIC)])
+    found = [orjson.loads(m.value) for m in consumer.poll(max_records=1000, timeout_s=0.2)]
+    consumer.close()
+    return found
+
+
+def test_a_newer_version_replaces_the_source_and_an_older_one_is_ignored(env: Any) -> None:
+    settings, ports = env
+    docs = run(settings, ports, DE, indicator("[ipv4-addr:value = '198.51.100.7']"))
+    assert docs["ipv4-addr|198.51.100.7"]["confidence"] == 50
+    newer = indicator(
+        "[ipv4-addr:value = '198.51.100.7']", modified="2026-11-21T08:00:00.000Z", confidence=90
+    )
+    docs = run(settings, ports, DE, newer)
+    assert docs["ipv4-addr|198.51.100.7"]["confidence"] == 90
+    older = indicator("[ipv4-addr:value = '198.51.100.7']", confidence=10)
+    docs = run(settings, ports, DE, older)
+    assert docs["ipv4-addr|198.51.100.7"]["confidence"] == 90
+    assert len(docs["ipv4-addr|198.51.100.7"]["sources"]) == 1
+
+
+def test_a_new_version_with_another_pattern_retracts_the_old_observable(env: Any) -> None:
+    settings, ports = env
+    run(settings, ports, DE, indicator("[domain-name:value = 'old.example']"))
+    docs = run(
+        settings,
+        ports,
+        DE,
+        indicator("[domain-name:value = 'new.example']", modified="2026-11-22T08:00:00.000Z"),
+    )
+    assert docs["domain-name|new.example"]["active"] == "true"
+    assert docs["domain-name|old.example"]["active"] == "false"
+    assert docs["domain-name|old.example"]["sources"] == []
+
+
+def test_only_the_creator_may_version_an_object(env: Any) -> None:
+    settings, ports = env
+    run(settings, ports, DE, indicator("[domain-name:value = 'owned.example']"))
+    forged = indicator(
+        "[domain-name:value = 'owned.example']",
+        modified="2026-11-23T08:00:00.000Z",
+        created_by_ref="identity--11111111-2222-4333-8444-555555555555",
+        confidence=1,
+    )
+    docs = run(settings, ports, FR, forged)
+    assert docs["domain-name|owned.example"]["confidence"] == 50
+    reasons = [r["reason"] for r in rejected(settings, ports)]
+    assert any("only the creator may version" in r for r in reasons)
+
+
+def test_a_version_from_the_future_is_quarantined_not_indexed(env: Any) -> None:
+    settings, ports = env
+    future = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    docs = run(
+        settings, ports, DE, indicator("[domain-name:value = 'soon.example']", modified=future)
+    )
+    assert "domain-name|soon.example" not in docs
+    consumer = ports.stream.consumer(group="q", topics=[topic(settings, "quarantine")])
+    held = consumer.poll(max_records=10, timeout_s=0.2)
+    consumer.close()
+    assert len(held) == 1 and b"soon.example" in held[0].value
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("[domain-name:value = 'unterminated]", "pattern"),
+        ("[ipv4-addr:value = '999.1.1.1']", "IPv4"),
+        ("[file:hashes.'SHA-256' = 'xyz']", "hash"),
+        ("(" * 5000 + "[ipv4-addr:value = '1.2.3.4']" + ")" * 5000, "nest"),
+    ],
+)
+def test_bad_patterns_are_dead_lettered_with_a_reason_and_the_rest_lands(
+    env: Any, pattern: str, reason: str
+) -> None:
+    settings, ports = env
+    good = indicator(
+        "[domain-name:value = 'fine.example']", id="indicator--9f0e5e4d-1c2b-4a3b-8c7d-6e5f4a3b2c1d"
+    )
+    started = time.monotonic()
+    docs = run(settings, ports, DE, indicator(pattern), good)
+    assert time.monotonic() - started < 10
+    assert "domain-name|fine.example" in docs
+    reasons = [r["reason"] for r in rejected(settings, ports)]
+    assert len(reasons) == 1 and reason.lower() in reasons[0].lower(), reasons
