@@ -150,3 +150,18 @@ def test_bad_patterns_are_dead_lettered_with_a_reason_and_the_rest_lands(
     assert "domain-name|fine.example" in docs
     reasons = [r["reason"] for r in rejected(settings, ports)]
     assert len(reasons) == 1 and reason.lower() in reasons[0].lower(), reasons
+
+
+def test_invalid_json_and_invalid_stix_are_dead_lettered_and_valid_objects_land(env: Any) -> None:
+    settings, ports = env
+    ports.stream.publish(
+        topic=topic(settings, "raw"), records=[(b"x", b"{not json"), (b"y", b'{"object": 5}')]
+    )
+    no_id = {"type": "indicator", "spec_version": "2.1", "pattern": "[ipv4-addr:value = '1.1.1.1']"}
+    docs = run(settings, ports, DE, no_id, indicator("[domain-name:value = 'kept.example']"))
+    assert list(docs) == ["domain-name|kept.example"]
+    reasons = sorted(r["reason"] for r in rejected(settings, ports))
+    assert len(reasons) == 3
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("'object' member" in r for r in reasons)
+    assert any("'id'" in r for r in reasons)
