@@ -90,6 +90,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(settings=settings_from(args), stage=args.stage)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the TAXII 2.1 server until stopped."""
+    from ingest.server.app import serve
+
+    serve(settings=settings_from(args))
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Read a secret from stdin and print its hash for the config (password or token)."""
+    from ingest.server.auth import hash_secret, hash_token
+
+    secret = sys.stdin.readline().rstrip("\n")
+    if not secret:
+        print("igsc: give the secret on standard input", file=sys.stderr)
+        return 2
+    print(hash_token(token=secret) if args.token else hash_secret(secret=secret))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="igsc", description=__doc__)
     parser.add_argument("--config", help="YAML config file (default: $IGSC_CONFIG)")
@@ -115,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="poll every partner and drain every stage")
     run.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
     run.set_defaults(handler=cmd_run)
+
+    serve = sub.add_parser("serve", help="run the TAXII 2.1 server")
+    serve.set_defaults(handler=cmd_serve)
+
+    hashing = sub.add_parser("hash-password", help="hash a partner password (or --token)")
+    hashing.add_argument("--token", action="store_true", help="hash an API token instead")
+    hashing.set_defaults(handler=cmd_hash_password)
 
     worker = sub.add_parser("worker", help="run one pipeline stage until stopped")
     worker.add_argument("stage", choices=("extract", "merge", "index"))

@@ -1,0 +1,288 @@
+"""Add Objects: validate an envelope, store the valid objects, then publish them to raw."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from igsc.errors import RejectedInput, TransientFailure
+from igsc.partners import Partner
+from igsc.ports import IndexDoc, Stream
+from igsc.records import Envelope
+from igsc.stix import SCO_TYPES, check_object
+from igsc.tlp import Tlp
+from ingest.server.access import Target
+from ingest.server.clock import DateAddedClock
+from ingest.server.errors import TaxiiError
+from ingest.server.status import StatusStore
+from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
+from ingest.server.timestamps import format_us, version_key
+from ingest.server.visibility import default_tlp, object_tlp, visible_to
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One POST to a collection's objects endpoint."""
+
+    partner: Partner
+    target: Target
+    body: bytes
+    received_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    obj: dict[str, Any]
+    version: str | None  # None: immutable object, its version is its date_added
+    level: Tlp
+    doc_id: str
+
+
+def _detail(stix_id: Any, version: Any, message: str | None = None) -> dict[str, str]:
+    detail = {"id": stix_id if isinstance(stix_id, str) else "", "version": version or ""}
+    if not isinstance(detail["version"], str):
+        detail["version"] = ""
+    if message:
+        detail["message"] = message
+    return detail
+
+
+def parse_envelope(body: bytes) -> list[Any]:
+    """The objects of a TAXII envelope or STIX bundle; 422 if the body is neither."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TaxiiError(422, f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TaxiiError(422, "The body must be a TAXII envelope object.")
+    if data.get("type") == "bundle" and "objects" not in data:
+        return []
+    objects = data.get("objects")
+    if not isinstance(objects, list):
+        raise TaxiiError(422, "The envelope needs an 'objects' list.")
+    return objects
+
+
+def _check_markings(obj: dict[str, Any]) -> None:
+    refs = obj.get("object_marking_refs")
+    if refs is not None and not (isinstance(refs, list) and all(isinstance(r, str) for r in refs)):
+        raise RejectedInput("object_marking_refs must be a list of marking-definition ids")
+    markings = obj.get("granular_markings")
+    if markings is None:
+        return
+    if not isinstance(markings, list):
+        raise RejectedInput("granular_markings must be a list")
+    for marking in markings:
+        selectors = marking.get("selectors") if isinstance(marking, dict) else None
+        if not (
+            isinstance(selectors, list) and selectors and all(isinstance(s, str) for s in selectors)
+        ):
+            raise RejectedInput("each granular marking needs a non-empty list of selectors")
+        if not isinstance(marking.get("marking_ref"), str) and not isinstance(
+            marking.get("lang"), str
+        ):
+            raise RejectedInput("each granular marking needs a marking_ref or a lang")
+
+
+def _version_of(obj: dict[str, Any]) -> str | None:
+    if obj["type"] in SCO_TYPES:
+        return None
+    value = obj.get("modified") or obj.get("created")
+    return value if isinstance(value, str) else None
+
+
+class AddObjects:
+    """Stage: one submission in, one status resource out (also kept for GET status)."""
+
+    def __init__(
+        self,
+        *,
+        store: VersionStore,
+        clock: DateAddedClock,
+        stream: Stream,
+        statuses: StatusStore,
+        raw_topic: str,
+        strict_bundles: bool,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._stream = stream
+        self._statuses = statuses
+        self._topic = raw_topic
+        self._strict = strict_bundles
+
+    def process(self, *, submission: Submission) -> dict[str, Any]:
+        """Land the valid objects, publish them, and return the saved status resource."""
+        objects = parse_envelope(submission.body)
+        valid, failures = self._validate(submission, objects)
+        if self._strict and failures:
+            message = f"not added: strict_bundles is on and {len(failures)} object(s) are invalid"
+            failures += [_detail(v.obj["id"], v.version, message) for v in valid]
+            valid = []
+        successes, pendings, landed = self._land(submission, valid)
+        failures += landed
+        status = {
+            "id": str(uuid.uuid4()),
+            "status": "pending" if pendings else "complete",
+            "request_timestamp": submission.received_at,
+            "total_count": len(successes) + len(failures) + len(pendings),
+            "success_count": len(successes),
+            "successes": successes,
+            "failure_count": len(failures),
+            "failures": failures,
+            "pending_count": len(pendings),
+            "pendings": pendings,
+        }
+        self._statuses.save(
+            partner=submission.partner.id, api_root=submission.target.root.id, status=status
+        )
+        return status
+
+    def _validate(
+        self, submission: Submission, objects: Sequence[Any]
+    ) -> tuple[list[_Valid], list[dict[str, str]]]:
+        target, publisher = submission.target, submission.partner
+        valid: list[_Valid] = []
+        failures: list[dict[str, str]] = []
+        for obj in objects:
+            try:
+                check_object(obj)
+                _check_markings(obj)
+                version = _version_of(obj)
+                slot = version_key(version) if version else "-"
+            except (RejectedInput, ValueError) as exc:
+                get = obj.get if isinstance(obj, dict) else (lambda _: None)
+                failures.append(_detail(get("id"), get("modified") or get("created"), str(exc)))
+                continue
+            ident = doc_id(
+                api_root=target.root.id,
+                collection=target.collection.id,
+                stix_id=obj["id"],
+                slot=slot,
+                publisher=publisher.id,
+            )
+            level = object_tlp(obj, default=default_tlp(publisher))
+            valid.append(_Valid(obj=obj, version=version, level=level, doc_id=ident))
+        return valid, failures
+
+    def _land(
+        self, submission: Submission, valid: Sequence[_Valid]
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
+        """Store, then publish; returns (successes, pendings, failures)."""
+        first: dict[str, _Valid] = {}
+        for v in valid:
+            first.setdefault(v.doc_id, v)  # the same object twice in one envelope lands once
+        unique = list(first.values())
+        existing = self._store.live_by_id(doc_ids=[v.doc_id for v in unique])
+        fresh = [v for v in unique if v.doc_id not in existing]
+        stored: dict[str, tuple[str, str]] = {  # doc id -> (version, date_added)
+            i: (str(h["version"]), str(h["date_added"])) for i, h in existing.items()
+        }
+        failed: dict[str, str] = {}
+        if fresh:
+            stored_now, failed = self._store_fresh(submission, fresh)
+            stored.update(stored_now)
+        published = self._publish(submission, [v for v in unique if v.doc_id in stored], stored)
+        successes, pendings, failures = [], [], []
+        for v in valid:
+            if v.doc_id in failed:
+                failures.append(_detail(v.obj["id"], v.version, failed[v.doc_id]))
+            elif published:
+                successes.append(_detail(v.obj["id"], stored[v.doc_id][0]))
+            else:
+                pendings.append(
+                    _detail(
+                        v.obj["id"],
+                        stored[v.doc_id][0],
+                        "stored but not yet forwarded; send the envelope again to complete",
+                    )
+                )
+        return successes, pendings, failures
+
+    def _store_fresh(
+        self, submission: Submission, fresh: Sequence[_Valid]
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+        target = submission.target
+        scope = f"{target.root.id}:{target.collection.id}"
+        reservation = self._clock.reserve(scope=scope, count=len(fresh))
+        try:
+            docs, stored = [], {}
+            for offset, v in enumerate(fresh):
+                micros = reservation.start + offset
+                added = format_us(micros)
+                version = v.version or added
+                stored[v.doc_id] = (version, added)
+                docs.append(
+                    IndexDoc(
+                        id=v.doc_id,
+                        version=micros,
+                        body=self._body(submission, v, version=version, date_added=added),
+                    )
+                )
+            result = self._store.write(docs=docs)
+        finally:
+            self._clock.release(reservation=reservation)
+        failed = {f.id: f"not stored: {f.reason}" for f in result.failed}
+        return {k: val for k, val in stored.items() if k not in failed}, failed
+
+    @staticmethod
+    def _body(
+        submission: Submission, v: _Valid, *, version: str, date_added: str
+    ) -> dict[str, Any]:
+        obj = v.obj
+        return {
+            "api_root": submission.target.root.id,
+            "collection": submission.target.collection.id,
+            "stix_id": obj["id"],
+            "type": obj["type"],
+            "spec_version": str(obj.get("spec_version", "2.1")),
+            "publisher": submission.partner.id,
+            "tlp": v.level.label,
+            "visible_to": visible_to(publisher=submission.partner.id, level=v.level),
+            "version_key": version_key(version),
+            "date_added": date_added,
+            "state": LIVE,
+            "scope": scope_of(
+                api_root=submission.target.root.id,
+                collection=submission.target.collection.id,
+                state=LIVE,
+            ),
+            "version": version,
+            "object": obj,
+        }
+
+    def _publish(
+        self, submission: Submission, landed: Sequence[_Valid], stored: dict[str, tuple[str, str]]
+    ) -> bool:
+        if not landed:
+            return True
+        partner = submission.partner
+        records = [
+            (
+                str(v.obj["id"]).encode(),
+                Envelope(
+                    partner=partner.id,
+                    country=partner.country,
+                    collection=submission.target.collection.id,
+                    date_added=stored[v.doc_id][1],
+                    received_at=submission.received_at,
+                    tlp=v.level.label,
+                    via="push",
+                    object=v.obj,
+                ).to_bytes(),
+            )
+            for v in landed
+        ]
+        try:
+            self._stream.publish(topic=self._topic, records=records)
+        except TransientFailure as exc:
+            log.warning("stored %d objects but could not publish them: %s", len(records), exc)
+            return False
+        return True
