@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import IntEnum
+from typing import Any
 
 
 class Tlp(IntEnum):
@@ -58,3 +59,27 @@ def resolve_tlp(marking_refs: Iterable[str], *, default: Tlp) -> Tlp:
     """The most restrictive TLP among object markings; a marking nobody recognises is RED."""
     levels = [TLP_MARKING_IDS.get(ref, Tlp.RED) for ref in marking_refs]
     return max(levels) if levels else default
+
+
+# Granular markings on these fields mark the object's identity and version, which every
+# read path (manifest, versions, headers) exposes, so they count as object-level markings.
+IDENTITY_FIELDS = frozenset({"id", "type", "spec_version", "created", "modified"})
+
+
+def _identity_marking_refs(obj: Mapping[str, Any]) -> list[str]:
+    refs: list[str] = []
+    for marking in obj.get("granular_markings") or ():
+        ref = marking.get("marking_ref")
+        selectors = marking.get("selectors") or ()
+        if isinstance(ref, str) and any(s in IDENTITY_FIELDS for s in selectors):
+            refs.append(ref)
+    return refs
+
+
+def object_tlp(obj: Mapping[str, Any], *, default: Tlp) -> Tlp:
+    """The object's TLP: most restrictive object marking, or the publisher's default."""
+    if obj.get("id") in TLP_MARKING_IDS:
+        return Tlp.CLEAR  # the public TLP marking definitions themselves
+    level = resolve_tlp(obj.get("object_marking_refs") or (), default=default)
+    identity = _identity_marking_refs(obj)
+    return max(level, resolve_tlp(identity, default=Tlp.CLEAR)) if identity else level

@@ -14,7 +14,7 @@ from igsc.errors import RejectedInput
 from igsc.partners import Partner
 from igsc.records import Envelope, rejection, utc_now_iso
 from igsc.stix import check_object
-from igsc.tlp import TLP_BY_NAME, resolve_tlp
+from igsc.tlp import TLP_BY_NAME, object_tlp
 
 Record = tuple[bytes, bytes]
 
@@ -73,7 +73,8 @@ class ObjectConverter:
 
     def _envelope(self, obj: Any, *, date_added: str | None, received_at: str) -> Envelope:
         checked = check_object(obj)
-        tlp = resolve_tlp(_marking_refs(checked), default=self._default_tlp)
+        _marking_refs(checked)
+        tlp = object_tlp(checked, default=self._default_tlp)
         return Envelope(
             partner=self._partner.id,
             country=self._partner.country,

@@ -15,14 +15,14 @@ from igsc.partners import Partner
 from igsc.ports import IndexDoc, Stream
 from igsc.records import Envelope
 from igsc.stix import SCO_TYPES, check_object
-from igsc.tlp import Tlp
+from igsc.tlp import Tlp, object_tlp
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
 from ingest.server.errors import TaxiiError
 from ingest.server.status import StatusStore
 from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
 from ingest.server.timestamps import format_us, version_key
-from ingest.server.visibility import default_tlp, object_tlp, visible_to
+from ingest.server.visibility import default_tlp, visible_to
 
 log = logging.getLogger(__name__)
 

@@ -8,41 +8,18 @@ the publisher. Unknown markings count as RED (igsc.tlp).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from igsc.partners import Partner
-from igsc.tlp import TLP_BY_NAME, TLP_MARKING_IDS, Tlp, resolve_tlp
+from igsc.tlp import TLP_BY_NAME, Tlp
 
 EVERYONE = "*"
-# Granular markings on these fields mark the object's identity and version, which every
-# read path (manifest, versions, headers) exposes, so they count as object-level markings.
-IDENTITY_FIELDS = frozenset({"id", "type", "spec_version", "created", "modified"})
 
 
 def amber_token(publisher: str) -> str:
     """The token that lets a publisher's sharing-group peers read its TLP:AMBER."""
     return f"amber:{publisher}"
-
-
-def _identity_marking_refs(obj: Mapping[str, Any]) -> list[str]:
-    refs: list[str] = []
-    for marking in obj.get("granular_markings") or ():
-        ref = marking.get("marking_ref")
-        selectors = marking.get("selectors") or ()
-        if isinstance(ref, str) and any(s in IDENTITY_FIELDS for s in selectors):
-            refs.append(ref)
-    return refs
-
-
-def object_tlp(obj: Mapping[str, Any], *, default: Tlp) -> Tlp:
-    """The object's TLP: most restrictive object marking, or the publisher's default."""
-    if obj.get("id") in TLP_MARKING_IDS:
-        return Tlp.CLEAR  # the public TLP marking definitions themselves
-    level = resolve_tlp(obj.get("object_marking_refs") or (), default=default)
-    identity = _identity_marking_refs(obj)
-    return max(level, resolve_tlp(identity, default=Tlp.CLEAR)) if identity else level
 
 
 def visible_to(*, publisher: str, level: Tlp) -> list[str]:
