@@ -94,7 +94,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the TAXII 2.1 server until stopped."""
     from ingest.server.app import serve
 
-    serve(settings=settings_from(args))
+    settings = settings_from(args)
+    if args.config:
+        # uvicorn worker processes load the same file through IGSC_CONFIG.
+        os.environ["IGSC_CONFIG"] = str(Path(args.config).resolve())
+    serve(settings=settings)
     return 0
 
 

@@ -87,6 +87,7 @@ class TaxiiServerSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
     title: str = Field(default="igsc TAXII 2.1 server", min_length=1)
     description: str = "Cross-border CTI sharing between national CERTs"
     contact: str | None = None

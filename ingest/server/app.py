@@ -10,6 +10,7 @@ plain-HTTP port directly: Basic credentials and tokens would cross the network i
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -80,18 +81,29 @@ def create_app(*, settings: Settings, stream: Stream, index: Index, state: State
 
 
 def serve(*, settings: Settings) -> None:
-    """Run the server with uvicorn on settings.taxii.host:port until interrupted."""
+    """Run the server with uvicorn on settings.taxii.host:port until interrupted.
+
+    With several workers each uvicorn process builds its own app from `IGSC_CONFIG` (see
+    ingest/server/asgi.py); the store, status and date_added clock are shared through the ports.
+    """
+    taxii = settings.taxii
+    log.info(
+        "TAXII server on http://%s:%d/taxii2/ (%d workers)", taxii.host, taxii.port, taxii.workers
+    )
+    options: dict[str, Any] = {
+        "host": taxii.host,
+        "port": taxii.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "server_header": False,
+    }
+    if taxii.workers > 1:
+        uvicorn.run("ingest.server.asgi:app", workers=taxii.workers, **options)
+        return
     stream, index, state = build_stream(settings), build_index(settings), build_state(settings)
     try:
-        app = create_app(settings=settings, stream=stream, index=index, state=state)
-        log.info("TAXII server on http://%s:%d/taxii2/", settings.taxii.host, settings.taxii.port)
         uvicorn.run(
-            app,
-            host=settings.taxii.host,
-            port=settings.taxii.port,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-            server_header=False,
+            create_app(settings=settings, stream=stream, index=index, state=state), **options
         )
     finally:
         stream.close()
