@@ -100,15 +100,17 @@ def test_committed_group_does_not_see_old_messages_but_a_new_group_does(
     fresh.close()
 
 
-def _wait_for_split(consumers: list[Consumer], timeout_s: float = 60.0) -> list[set[tuple[str, int]]]:
+def _wait_for_split(
+    consumers: list[Consumer], timeout_s: float = 60.0
+) -> list[set[tuple[str, int]]]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for c in consumers:
             assert c.poll(max_records=1, timeout_s=0.2) == [], "topic should be empty now"
         owned = [c.assignment() for c in consumers]
-        if all(owned) and sum(len(o) for o in owned) == PARTITIONS:
-            if len(set().union(*owned)) == PARTITIONS:
-                return owned
+        whole = sum(len(o) for o in owned) == len(set().union(*owned)) == PARTITIONS
+        if all(owned) and whole:
+            return owned
     raise AssertionError(f"the group never split the partitions: {owned}")
 
 
