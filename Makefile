@@ -35,6 +35,14 @@ demo: venv
 	rm -rf .igsc/demo
 	IGSC_HOME=$(CURDIR)/.igsc/demo $(BIN)/igsc demo
 
+# Benchmarks (docs/benchmarks.md): real services are started if they are not running, and
+# stopped again only if this target started them. QUICK=1: a ~2 minute development run.
+bench: venv
+	@was_up=1; ./deploy/local/services status >/dev/null 2>&1 || was_up=0; \
+	./deploy/local/services up || exit $$?; \
+	status=0; BENCH_QUICK=$(QUICK) $(BIN)/python -m tests.benchmarks.run || status=$$?; \
+	if [ $$was_up = 0 ]; then ./deploy/local/services down; fi; exit $$status
+
 services-up:
 	./deploy/local/services up
 

@@ -5,6 +5,8 @@ Used by integration tests and by `make bench`. Deterministic for a given seed.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import ipaddress
 import random
 import uuid
@@ -135,9 +137,23 @@ def observables(*, count: int, seed: int, offset: int = 0) -> list[Observable]:
     return [rng.choice(makers)(rng, offset + i) for i in range(count)]
 
 
+def _uuid5(name: str) -> str:
+    """uuid.uuid5(_NS, name) as text, without building UUID objects (3x faster, same value)."""
+    raw = bytearray(hashlib.sha1(_NS.bytes + name.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_id(kind: str, name: str) -> str:
+    return f"{kind}--{_uuid5(name)}"
+
+
 def stix_id(kind: str, name: str) -> str:
     """A deterministic STIX id."""
-    return f"{kind}--{uuid.uuid5(_NS, name)}"
+    return f"{kind}--{_uuid5(name)}"
 
 
 def indicator(*, partner: Partner, pattern: str, name: str, rng: random.Random) -> dict[str, Any]:
@@ -150,7 +166,7 @@ def indicator(*, partner: Partner, pattern: str, name: str, rng: random.Random) 
         "id": stix_id("indicator", partner.id + name),
         "created": "2026-11-20T08:00:00.000Z",
         "modified": "2026-11-20T08:00:00.000Z",
-        "created_by_ref": stix_id("identity", partner.id),
+        "created_by_ref": _cached_id("identity", partner.id),
         "name": name,
         "pattern": pattern,
         "pattern_type": "stix",
@@ -171,6 +187,27 @@ def corpus(
     sighting_share: float = 0.03,
 ) -> Iterator[tuple[Partner, dict[str, Any]]]:
     """(partner, object) pairs: `overlap` of each partner's indicators share observables."""
+    for partner, obj, _ in corpus_with_keys(
+        partners=partners,
+        per_partner=per_partner,
+        overlap=overlap,
+        seed=seed,
+        compound_share=compound_share,
+        sighting_share=sighting_share,
+    ):
+        yield partner, obj
+
+
+def corpus_with_keys(
+    *,
+    partners: list[Partner],
+    per_partner: int,
+    overlap: float,
+    seed: int,
+    compound_share: float = 0.07,
+    sighting_share: float = 0.03,
+) -> Iterator[tuple[Partner, dict[str, Any], tuple[str, ...]]]:
+    """Like corpus(), with the canonical observable keys each object's pattern names."""
     rng = random.Random(seed)
     shared = observables(count=int(per_partner * overlap), seed=seed)
     for p_index, partner in enumerate(partners):
@@ -179,12 +216,14 @@ def corpus(
         )
         for i, obs in enumerate(shared + own):
             spelling = obs.spellings[p_index % len(obs.spellings)]
+            keys: tuple[str, ...] = (obs.key,)
             if rng.random() < compound_share:
                 other = observables(count=1, seed=rng.getrandbits(32), offset=9 * 10**8 + i)[0]
                 spelling = f"{spelling} OR {other.spellings[0]}"
+                keys = (obs.key, other.key)
             name = f"ind-{i}"
             obj = indicator(partner=partner, pattern=spelling, name=name, rng=rng)
-            yield partner, obj
+            yield partner, obj, keys
             if rng.random() < sighting_share:
                 yield (
                     partner,
@@ -199,4 +238,5 @@ def corpus(
                         "first_seen": "2026-11-21T09:00:00Z",
                         "last_seen": "2026-11-21T10:00:00Z",
                     },
+                    (),
                 )
