@@ -49,6 +49,7 @@ class _Batch:
     """Working set of one batch: state read once, written once after publishing."""
 
     state: dict[str, Any]
+    horizon: datetime  # versions modified after this are quarantined
     dirty: set[str] = field(default_factory=set)
     out: list[tuple[bytes, bytes]] = field(default_factory=list)
     quarantined: list[tuple[bytes, bytes]] = field(default_factory=list)
@@ -82,7 +83,7 @@ class ExtractStage:
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Turn a batch of envelopes into observations; state is saved after publishing."""
         envelopes: list[Envelope] = []
-        batch = _Batch(state={})
+        batch = _Batch(state={}, horizon=self._clock() + FUTURE_TOLERANCE)  # one clock read
         for m in messages:
             try:
                 env = Envelope.from_bytes(m.value)
@@ -144,7 +145,7 @@ class ExtractStage:
     def _indicator(self, env: Envelope, batch: _Batch) -> None:
         obj = env.object
         version = str(obj["modified"])
-        if parse_time(version) > self._clock() + FUTURE_TOLERANCE:
+        if parse_time(version) > batch.horizon:
             batch.quarantined.append((env.key, env.to_bytes()))
             return
         record = batch.state.get(f"sid:{obj['id']}") or {"by": None, "p": {}}
@@ -161,14 +162,13 @@ class ExtractStage:
             return  # Sigma, YARA and others carry no STIX observables
         found = observables_from(parsed=parse_pattern(pattern=str(obj["pattern"])))
         entry = self._source_entry(env)
+        keys: list[str] = []
         for o in found:
-            batch.out.append(
-                _keyed(
-                    o.key,
-                    source_op(key=o.key, kind=o.kind, value=o.value, flags=o.flags, entry=entry),
-                )
-            )
-        keys = sorted({o.key for o in found})
+            key = o.key
+            keys.append(key)
+            op = source_op(key=key, kind=o.kind, value=o.value, flags=o.flags, entry=entry)
+            batch.out.append(_keyed(key, op))
+        keys.sort()  # observables_from gives each key once
         for gone in sorted(set(previous["k"] if previous else ()) - set(keys)):
             batch.out.append(
                 _keyed(
@@ -185,25 +185,28 @@ class ExtractStage:
 
     def _source_entry(self, env: Envelope) -> SourceEntry:
         obj = env.object
-        phases = tuple(
-            f"{p.get('kill_chain_name', '')}:{p.get('phase_name', '')}"
-            for p in obj.get("kill_chain_phases", ())
-            if isinstance(p, dict)
-        )
+        phases = obj.get("kill_chain_phases", ())
+        if phases != ():  # absent, the usual case, needs no generator
+            phases = tuple(
+                f"{p.get('kill_chain_name', '')}:{p.get('phase_name', '')}"
+                for p in phases
+                if isinstance(p, dict)
+            )
         confidence = obj.get("confidence")
+        # Positional, in field order: matching twelve keywords costs more than the fields.
         return SourceEntry(
-            stix_id=obj["id"],
-            version=str(obj["modified"]),
-            partner=env.partner,
-            country=env.country,
-            tlp=env.tlp,
-            confidence=confidence if isinstance(confidence, int) else None,
-            reliability=self._reliability_of.get(env.partner, 0.5),
-            created_by=obj.get("created_by_ref"),
-            valid_from=obj.get("valid_from"),
-            labels=tuple(sorted(str(x) for x in obj.get("labels", ()))),
-            kill_chain_phases=phases,
-            description=" ".join(str(obj.get(k, "")) for k in ("name", "description")).strip(),
+            obj["id"],  # stix_id
+            str(obj["modified"]),  # version
+            env.partner,
+            env.country,
+            env.tlp,
+            confidence if isinstance(confidence, int) else None,
+            self._reliability_of.get(env.partner, 0.5),
+            obj.get("created_by_ref"),
+            obj.get("valid_from"),
+            tuple(sorted(map(str, obj.get("labels", ())))),
+            phases,
+            f"{obj.get('name', '')} {obj.get('description', '')}".strip(),
         )
 
     def _sighting(self, env: Envelope, batch: _Batch) -> None:

@@ -7,13 +7,12 @@ same observation twice changes nothing, which makes redelivery and replay harmle
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
 from enrich.observations import sighting_entry, source_entry
-from enrich.record import Enricher, IndicatorRecord, SightingEntry, SourceEntry
+from enrich.record import Enricher, IndicatorRecord, SightingEntry, SourceEntry, evolve
 from enrich.schema import indicator_doc
 from igsc.errors import RejectedInput
 from igsc.ports import Message, State
@@ -21,6 +20,7 @@ from igsc.records import Rejection, rejection
 from igsc.worker import StageOutput
 
 STATE_PREFIX = "m:"
+FIRST_VERSION = 1  # a record's first document; every later change adds one
 
 
 def encode_record(record: IndicatorRecord) -> bytes:
@@ -57,10 +57,17 @@ def apply(record: IndicatorRecord | None, op: dict[str, Any]) -> IndicatorRecord
     """The record after one observation; None if there is still no record."""
     kind = op["op"]
     if kind == "source":
-        base = record or IndicatorRecord(
-            key=op["key"], kind=op["kind"], value=op["value"], flags=tuple(op["flags"]), sources=()
-        )
-        return _with_source(base, source_entry(op["entry"]))
+        entry = source_entry(op["entry"])
+        if record is None:  # built once, with its first source and its first version
+            return IndicatorRecord(
+                key=op["key"],
+                kind=op["kind"],
+                value=op["value"],
+                flags=tuple(op["flags"]),
+                sources=(entry,),
+                version=FIRST_VERSION,
+            )
+        return _with_source(record, entry)
     if record is None:
         return None  # a retraction, sighting or link for an observable nobody reported yet
     if kind == "retract":
@@ -73,11 +80,14 @@ def apply(record: IndicatorRecord | None, op: dict[str, Any]) -> IndicatorRecord
                 and s.version < op["version"]
             )
         )
-        return replace(record, sources=kept)
+        return record if len(kept) == len(record.sources) else evolve(record=record, sources=kept)
     if kind == "sighting":
         return _with_sighting(record, sighting_entry(op["entry"]))
     if kind == "techniques":
-        return replace(record, techniques=tuple(sorted({*record.techniques, *op["techniques"]})))
+        techniques = tuple(sorted({*record.techniques, *op["techniques"]}))
+        if techniques == record.techniques:
+            return record
+        return evolve(record=record, techniques=techniques)
     raise RejectedInput("unknown observation op", detail=str(kind))
 
 
@@ -86,7 +96,7 @@ def _with_source(record: IndicatorRecord, entry: SourceEntry) -> IndicatorRecord
     if same and same[0].version >= entry.version:
         return record
     others = tuple(s for s in record.sources if s not in same)
-    return replace(record, sources=tuple(sorted((*others, entry), key=_source_order)))
+    return evolve(record=record, sources=tuple(sorted((*others, entry), key=_source_order)))
 
 
 def _source_order(s: SourceEntry) -> tuple[str, str]:
@@ -98,7 +108,8 @@ def _with_sighting(record: IndicatorRecord, entry: SightingEntry) -> IndicatorRe
     if same and same[0].version >= entry.version:
         return record
     others = tuple(g for g in record.sightings if g not in same)
-    return replace(record, sightings=tuple(sorted((*others, entry), key=lambda g: g.sighting_id)))
+    sightings = tuple(sorted((*others, entry), key=lambda g: g.sighting_id))
+    return evolve(record=record, sightings=sightings)
 
 
 class MergeStage:
@@ -116,13 +127,7 @@ class MergeStage:
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Merge a batch; changed records are published, then their state saved."""
         ops, rejected = _decode(messages)
-        keys = sorted({op["key"] for op in ops})
-        stored = self._state.get_many(keys=[STATE_PREFIX + k for k in keys])
-        before = {
-            k: decode_record(k, stored[STATE_PREFIX + k])
-            for k in keys
-            if STATE_PREFIX + k in stored
-        }
+        before = self._load(sorted({op["key"] for op in ops}))
         current: dict[str, IndicatorRecord | None] = dict(before)
         for op in ops:
             try:
@@ -137,11 +142,7 @@ class MergeStage:
                         payload=op,
                     )
                 )
-        changed = {
-            k: replace(r, version=(before[k].version if k in before else 0) + 1)
-            for k, r in current.items()
-            if r is not None and r != before.get(k)
-        }
+        changed = _changed(before, current)
         records = [
             (k.encode(), orjson.dumps(indicator_doc(self._enrich(r)))) for k, r in changed.items()
         ]
@@ -152,10 +153,33 @@ class MergeStage:
             after_publish=(lambda: self._state.put_many(items=items)) if items else None,
         )
 
+    def _load(self, keys: list[str]) -> dict[str, IndicatorRecord]:
+        stored = self._state.get_many(keys=[STATE_PREFIX + k for k in keys])
+        return {
+            k: decode_record(k, stored[STATE_PREFIX + k])
+            for k in keys
+            if STATE_PREFIX + k in stored
+        }
+
     def _enrich(self, record: IndicatorRecord) -> IndicatorRecord:
         for enricher in self._enrichers:
             record = enricher.process(record=record)
         return record
+
+
+def _changed(
+    before: dict[str, IndicatorRecord], current: dict[str, IndicatorRecord | None]
+) -> dict[str, IndicatorRecord]:
+    """Records that differ from their stored state, each one version above it."""
+    changed: dict[str, IndicatorRecord] = {}
+    for key, record in current.items():
+        if record is None or record == before.get(key):
+            continue
+        version = before[key].version + 1 if key in before else FIRST_VERSION
+        if record.version != version:
+            record = evolve(record=record, version=version)
+        changed[key] = record
+    return changed
 
 
 def _decode(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[Rejection]]:

@@ -58,6 +58,12 @@ _MAC = re.compile(
     r"[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}|(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}"
 )
 _EMAIL_REFS = frozenset(("from_ref", "sender_ref", "to_refs", "cc_refs", "bcc_refs"))
+_OCTET = r"(?:0|[1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5])"  # as ipaddress reads it: no 01
+# A dotted quad is already in canonical form; ipaddress is only needed for anything else.
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}(/32)?")
+_HASH_NAME_NOISE = re.compile(r"[-_\s]")
+_DIGITS_AND_DOTS = re.compile(r"[0-9.]+")
+_NOT_HEX = re.compile(r"[^0-9a-f]")
 
 
 def observables_from(*, parsed: ParsedPattern) -> tuple[Observable, ...]:
@@ -91,6 +97,9 @@ def canonical_domain(*, value: str) -> str:
 def canonical_ip(*, value: str, version: int) -> str:
     """An IPv4/IPv6 address or CIDR as canonical (RFC 5952) text; /32 and /128 are dropped."""
     text = value.strip()
+    quad = _DOTTED_QUAD.fullmatch(text) if version == 4 else None
+    if quad is not None:
+        return text[: quad.start(1)] if quad.group(1) else text  # /32 is the address itself
     try:
         if "/" in text:
             net = ipaddress.ip_network(text, strict=False)
@@ -107,7 +116,7 @@ def canonical_ip(*, value: str, version: int) -> str:
 
 def canonical_hash(*, algorithm: str, value: str) -> tuple[str, str]:
     """(canonical algorithm name, digest); hex digests lower case and checked for length."""
-    spelled = re.sub(r"[-_\s]", "", algorithm).upper()
+    spelled = _HASH_NAME_NOISE.sub("", algorithm).upper()
     name, length = _HASHES.get(spelled, (algorithm.strip(), 0))
     digest = value.strip()
     if name == "TLSH":
@@ -220,7 +229,7 @@ def _host_port(hostport: str, scheme: str, url: str) -> tuple[str, tuple[str, ..
         if scheme == "file":
             return "", (), _port(port, scheme, url)
         raise RejectedInput("url has no host", detail=url[:160])
-    if re.fullmatch(r"[0-9.]+", host):
+    if _DIGITS_AND_DOTS.fullmatch(host):
         try:
             return str(ipaddress.IPv4Address(host)), (), _port(port, scheme, url)
         except ValueError:
@@ -263,7 +272,7 @@ def _mac(text: str) -> str:
     lowered = text.lower()
     if not _MAC.fullmatch(lowered):
         raise RejectedInput("not a MAC address", detail=text[:160])
-    digits = re.sub(r"[^0-9a-f]", "", lowered)
+    digits = _NOT_HEX.sub("", lowered)
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 

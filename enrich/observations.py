@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -47,15 +48,45 @@ def techniques_op(*, key: str, techniques: tuple[str, ...]) -> bytes:
 
 def source_entry(raw: dict[str, Any]) -> SourceEntry:
     """A SourceEntry from its JSON form."""
+    if raw.keys() != _SOURCE_KEYS:  # not the form source_op writes: defaults, or a TypeError
+        return SourceEntry(
+            **{
+                **raw,
+                "labels": tuple(raw["labels"]),
+                "kill_chain_phases": tuple(raw["kill_chain_phases"]),
+            }
+        )
+    # Positional: matching twelve keywords costs more than building the entry itself.
     return SourceEntry(
-        **{
-            **raw,
-            "labels": tuple(raw["labels"]),
-            "kill_chain_phases": tuple(raw["kill_chain_phases"]),
-        }
+        raw["stix_id"],
+        raw["version"],
+        raw["partner"],
+        raw["country"],
+        raw["tlp"],
+        raw["confidence"],
+        raw["reliability"],
+        raw["created_by"],
+        raw["valid_from"],
+        tuple(raw["labels"]),
+        tuple(raw["kill_chain_phases"]),
+        raw["description"],
     )
 
 
 def sighting_entry(raw: dict[str, Any]) -> SightingEntry:
     """A SightingEntry from its JSON form."""
-    return SightingEntry(**{**raw, "countries": tuple(raw["countries"])})
+    if raw.keys() != _SIGHTING_KEYS:
+        return SightingEntry(**{**raw, "countries": tuple(raw["countries"])})
+    return SightingEntry(
+        raw["sighting_id"],
+        raw["version"],
+        raw["partner"],
+        tuple(raw["countries"]),
+        raw["count"],
+        raw["first_seen"],
+        raw["last_seen"],
+    )
+
+
+_SOURCE_KEYS = frozenset(f.name for f in fields(SourceEntry))
+_SIGHTING_KEYS = frozenset(f.name for f in fields(SightingEntry))

@@ -1,91 +1,49 @@
-"""STIX 2.1 patterns: an exact fast path for one comparison, the ANTLR grammar for the rest."""
+"""STIX 2.1 patterns: exact fast paths for plain AND/OR comparisons, ANTLR for the rest."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from stix2patterns.exceptions import ParseException
 from stix2patterns.v21.grammars.STIXPatternParser import STIXPatternParser as P
 from stix2patterns.v21.pattern import Pattern
 
+from enrich.pattern_fast import OPERATORS, STRING, WS_CHARS, parse_compound, parse_single
+from enrich.pattern_model import (
+    DEFAULT_LIMITS,
+    STAR,
+    Comparison,
+    ParsedPattern,
+    PatternLimits,
+    Scalar,
+    Step,
+    Value,
+    make_comparison,
+    render_path,
+    unescape,
+)
 from igsc.errors import RejectedInput
 
+__all__ = [
+    "DEFAULT_LIMITS",
+    "STAR",
+    "Comparison",
+    "ParsedPattern",
+    "PatternLimits",
+    "Step",
+    "Value",
+    "parse_pattern",
+    "parse_pattern_full",
+    "render_path",
+    "unescape",
+]
 
-class _Star:
-    """The index step `[*]` of an object path (a sentinel: a key may be the string '*')."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "STAR"
-
-
-STAR: Final = _Star()
-Scalar = str | int | float | bool
-Value = Scalar | tuple[Scalar, ...] | None
-Step = str | int | _Star
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """One comparison; `path` is normalised text (`hashes.'SHA-256'` → `hashes.SHA-256`)."""
-
-    object_type: str
-    path: str
-    operator: str  # = != > < >= <= IN LIKE MATCHES ISSUBSET ISSUPERSET EXISTS
-    value: Value  # unescaped string, number or bool; a tuple for IN; None for EXISTS
-    negated: bool = False
-    literal: str = "string"  # string|int|float|bool|hex|binary|timestamp|none; IN: kind or mixed
-    steps: tuple[Step, ...] = ()  # the path as keys (str) and indexes (int, or STAR)
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedPattern:
-    """The comparisons of a pattern, whether it was compound and which parser read it."""
-
-    comparisons: tuple[Comparison, ...]
-    compound: bool
-    fast_path: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PatternLimits:
-    """Bounds checked before the ANTLR parser sees a pattern (it recurses and is slow)."""
-
-    max_chars: int = 16 * 1024
-    max_depth: int = 32
-    max_comparisons: int = 256
-
-
-DEFAULT_LIMITS = PatternLimits()
-
-# The grammar's WS token, exactly: str.isspace() accepts more (e.g. \x1c), the lexer does not.
-_WS_CHARS = " \t\r\n\x0b\x0c\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
-_WS_CHARS += "\u2028\u2029\u202f\u205f\u3000"
-_WS = f"[{re.escape(_WS_CHARS)}]*+"
-_UNICODE_WS = frozenset(c for c in _WS_CHARS if not c.isascii())
-_STR = r"'(?:[^'\\]|\\['\\])*+'"
-_ID = r"[A-Za-z_][A-Za-z0-9_]*+"
-_INDEX = r"\*|\+?(?:0|[1-9][0-9]*+)"
-_STEP = rf"{_WS}(?:\.{_WS}({_ID}|{_STR})|\[{_WS}({_INDEX}){_WS}\])"
-_FAST = re.compile(
-    rf"{_WS}\[{_WS}([A-Za-z_][A-Za-z0-9_-]*+){_WS}:{_WS}({_ID}|{_STR})((?:{_STEP})*+)"
-    rf"{_WS}(==?|!=|<>){_WS}({_STR}){_WS}\]{_WS}"
-)
-_STEP_PARTS = re.compile(_STEP)
-_STRING_AT = re.compile(_STR)
+_UNICODE_WS = frozenset(c for c in WS_CHARS if not c.isascii())
+_STRING_AT = re.compile(STRING)
 _GUARD_TOKEN = re.compile(r"['/()\[\]:]|[^\x00-\x7f]")
 _LINE_END = re.compile(r"[\r\n]")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-# Keywords win over identifiers of the same length in the grammar's lexer.
-_KEYWORDS = frozenset(
-    "AND OR NOT FOLLOWEDBY LIKE MATCHES ISSUPERSET ISSUBSET EXISTS LAST IN START STOP "  # noqa: SIM905
-    "SECONDS true false WITHIN REPEATS TIMES".split()
-)
-_OPERATORS = {"==": "=", "<>": "!="} | {op: op for op in ("=", "!=", "<", "<=", ">", ">=")}
 _STRING_OPS = {
     P.PropTestLikeContext: "LIKE",
     P.PropTestRegexContext: "MATCHES",
@@ -104,19 +62,12 @@ _LITERALS |= {
     P.FloatNegLiteral: "float",
     P.TimestampLiteral: "timestamp",
 }
-# Same algorithms the stix2-patterns validator checks, with exact lengths (it is laxer on MD6).
-_HEX_LENGTHS = {"MD5": (32,), "MD6": (32, 40, 56, 64, 96, 128), "RIPEMD160": (40,)}
-_HEX_LENGTHS |= {"SHA1": (40,), "SHA224": (56,), "SHA256": (64,), "SHA384": (96,)}
-_HEX_LENGTHS |= {"SHA512": (128,), "SHA3224": (56,), "SHA3256": (64,), "SHA3384": (96,)}
-_HEX_LENGTHS |= {"SHA3512": (128,), "WHIRLPOOL": (128,)}
-_HEX = re.compile(r"[0-9a-fA-F]+")
-_SSDEEP = re.compile(r"[a-zA-Z0-9/+:.]{1,128}")
 
 
 def parse_pattern(*, pattern: str, limits: PatternLimits = DEFAULT_LIMITS) -> ParsedPattern:
-    """Parse a STIX 2.1 pattern, by the fast path when it is one plain string comparison."""
+    """Parse a STIX 2.1 pattern, by a fast path when it only joins string comparisons."""
     _check_length(pattern, limits)
-    fast = _parse_fast(pattern)
+    fast = parse_single(pattern) or parse_compound(pattern, limits)
     return fast if fast is not None else _parse_antlr(pattern, limits)
 
 
@@ -126,106 +77,9 @@ def parse_pattern_full(*, pattern: str, limits: PatternLimits = DEFAULT_LIMITS) 
     return _parse_antlr(pattern, limits)
 
 
-def render_path(*, steps: tuple[Step, ...]) -> str:
-    """The normalised text of an object path: keys joined by '.', indexes as [n] or [*]."""
-    out = [_render_key(steps[0])]
-    for step in steps[1:]:
-        if step is STAR:
-            out.append("[*]")
-        elif isinstance(step, int):
-            out.append(f"[{step}]")
-        else:
-            out.append("." + _render_key(step))
-    return "".join(out)
-
-
-def unescape(*, literal: str) -> str:
-    """The value of a quoted StringLiteral token (quotes included): only \\' and \\\\ escape."""
-    body = literal[1:-1]
-    if "\\" not in body:
-        return body
-    # Exact: in a valid body every quote carries its escape and other backslashes come in pairs.
-    return body.replace("\\'", "'").replace("\\\\", "\\")
-
-
-def _render_key(step: Step) -> str:
-    text = str(step)
-    if _BARE_KEY.fullmatch(text):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _check_length(pattern: str, limits: PatternLimits) -> None:
     if len(pattern) > limits.max_chars:
         raise RejectedInput("pattern is too long", detail=f"{len(pattern)} > {limits.max_chars}")
-
-
-def _parse_fast(pattern: str) -> ParsedPattern | None:
-    match = _FAST.fullmatch(pattern)
-    if match is None:
-        return None
-    object_type, first, steps_text, _key, _index, op, value = match.groups()
-    if object_type in _KEYWORDS or first in _KEYWORDS:
-        return None
-    steps: list[Step] = [_key_step(first)]
-    for key, index in _STEP_PARTS.findall(steps_text):
-        if key in _KEYWORDS:
-            return None
-        steps.append(_key_step(key) if key else STAR if index == "*" else int(index))
-    comparison = _comparison(object_type, tuple(steps), _OPERATORS[op], unescape(literal=value))
-    return ParsedPattern(comparisons=(comparison,), compound=False, fast_path=True)
-
-
-def _key_step(token: str) -> str:
-    return unescape(literal=token) if token.startswith("'") else token
-
-
-def _comparison(
-    object_type: str,
-    steps: tuple[Step, ...],
-    operator: str,
-    value: Value,
-    *,
-    negated: bool = False,
-    literal: str = "string",
-) -> Comparison:
-    comparison = Comparison(
-        object_type=object_type,
-        path=render_path(steps=steps),
-        operator=operator,
-        value=value,
-        negated=negated,
-        literal=literal,
-        steps=steps,
-    )
-    _check_hash(comparison)
-    return comparison
-
-
-def _check_hash(comparison: Comparison) -> None:
-    """Reject a known hash compared with a value that cannot be that hash, as the validator does."""
-    steps = comparison.steps
-    if comparison.operator not in ("=", "!=", "IN") or "hashes" not in steps:
-        return
-    last = steps[-1]
-    name = last.upper().replace("-", "").replace("'", "") if isinstance(last, str) else ""
-    if name not in _HEX_LENGTHS and name != "SSDEEP":
-        return
-    values = comparison.value if isinstance(comparison.value, tuple) else (comparison.value,)
-    for value in values:
-        if not _hash_ok(name, value):
-            raise RejectedInput(
-                f"pattern compares {comparison.path} with a value that is no such hash",
-                detail=repr(value)[:160],
-            )
-
-
-def _hash_ok(name: str, value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    if name == "SSDEEP":
-        return _SSDEEP.fullmatch(value) is not None
-    return len(value) in _HEX_LENGTHS[name] and _HEX.fullmatch(value) is not None
 
 
 def _guard(pattern: str, limits: PatternLimits) -> list[tuple[int, int, bool]]:
@@ -381,7 +235,7 @@ class _Collector:
             operator = "=" if node.EQ() is not None else "!="
         elif isinstance(node, P.PropTestOrderContext):
             literal, value = self._literal(node.orderableLiteral())
-            operator = _OPERATORS[(node.GT() or node.LT() or node.GE() or node.LE()).getText()]
+            operator = OPERATORS[(node.GT() or node.LT() or node.GE() or node.LE()).getText()]
         elif isinstance(node, P.PropTestSetContext):
             members = [self._literal(m) for m in node.setLiteral().primitiveLiteral()]
             kinds = {kind for kind, _ in members}
@@ -392,7 +246,14 @@ class _Collector:
         else:
             literal, operator = "string", _STRING_OPS[type(node)]
             value = unescape(literal=self._text(node.StringLiteral().symbol))
-        return _comparison(object_type, steps, operator, value, negated=negated, literal=literal)
+        return make_comparison(
+            object_type=object_type,
+            steps=steps,
+            operator=operator,
+            value=value,
+            negated=negated,
+            literal=literal,
+        )
 
     def _path(self, ctx: Any) -> tuple[str, tuple[Step, ...]]:
         tokens = [n.symbol for n in _preorder(ctx) if _is_token(n)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from enrich.record import IndicatorRecord
+from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
 from igsc.ports import IndexSchema
 from igsc.tlp import TLP_BY_NAME, Tlp
 
@@ -42,34 +43,30 @@ INDICATORS = IndexSchema(
     ),
     stored_only=("sources", "sightings", "as_org"),
 )
-
-
-def _tlp_label(level: Tlp) -> str:
-    return level.label
+_LABELS = {level: level.label for level in Tlp}  # Enum.name is slow to read per document
+_Entry = TypeVar("_Entry", SourceEntry, SightingEntry)
 
 
 def indicator_doc(record: IndicatorRecord) -> dict[str, Any]:
     """The index document of a record: searchable fields plus the full sources."""
-    levels = [TLP_BY_NAME.get(s.tlp, Tlp.RED) for s in record.sources] or [Tlp.RED]
-    seen = [t for s in record.sources for t in (s.valid_from,) if t]
-    seen += [t for g in record.sightings for t in (g.first_seen, g.last_seen) if t]
-    seen += [s.version for s in record.sources]
-    confidences = [s.confidence for s in record.sources if s.confidence is not None]
+    sources, sightings = record.sources, record.sightings
+    facts = _Summary(sources, sightings)
+    seen = facts.seen
     return {
         "key": record.key,
         "kind": record.kind,
         "value": record.value,
         "value_text": record.value,
         "flags": list(record.flags),
-        "active": "true" if record.sources else "false",
-        "countries": list(record.countries),
-        "partners": list(record.partners),
-        "country_count": len(record.countries),
-        "partner_count": len(record.partners),
-        "stix_ids": sorted({s.stix_id for s in record.sources}),
-        "source_tlps": sorted({s.tlp for s in record.sources}),
-        "tlp_min": _tlp_label(min(levels)),
-        "labels": sorted({label for s in record.sources for label in s.labels}),
+        "active": "true" if sources else "false",
+        "countries": sorted(facts.countries),  # record.countries, built in the same pass
+        "partners": sorted(facts.partners),  # record.partners
+        "country_count": len(facts.countries),
+        "partner_count": len(facts.partners),
+        "stix_ids": sorted(facts.stix_ids),
+        "source_tlps": sorted(facts.tlps),
+        "tlp_min": _LABELS[facts.level],
+        "labels": sorted(facts.labels),
         "techniques": list(record.techniques),
         "technique_names": list(record.technique_names),
         "tactics": list(record.tactics),
@@ -78,36 +75,106 @@ def indicator_doc(record: IndicatorRecord) -> dict[str, Any]:
         "as_org": record.as_org,
         "registered_domain": record.registered_domain,
         "public_suffix": record.public_suffix,
-        "sighting_count": sum(g.count for g in record.sightings),
-        "sighting_countries": sorted({c for g in record.sightings for c in g.countries}),
-        "confidence": max(confidences) if confidences else None,
+        "sighting_count": facts.sighting_count,
+        "sighting_countries": sorted(facts.sighting_countries),
+        "confidence": max(facts.confidences) if facts.confidences else None,
         "score": round(record.score, 3),
         "first_seen": _iso_date(min(seen)) if seen else None,
         "last_seen": _iso_date(max(seen)) if seen else None,
-        "description": " | ".join(sorted({s.description for s in record.sources if s.description})),
-        "sources": [
-            {
-                "partner": s.partner,
-                "country": s.country,
-                "stix_id": s.stix_id,
-                "version": s.version,
-                "tlp": s.tlp,
-                "confidence": s.confidence,
-            }
-            for s in sorted(record.sources, key=lambda s: (s.partner, s.stix_id))
-        ],
-        "sightings": [
-            {
-                "sighting_id": g.sighting_id,
-                "partner": g.partner,
-                "countries": list(g.countries),
-                "count": g.count,
-                "first_seen": g.first_seen,
-                "last_seen": g.last_seen,
-            }
-            for g in sorted(record.sightings, key=lambda g: g.sighting_id)
-        ],
+        "description": " | ".join(sorted(facts.descriptions)),
+        "sources": [_source_doc(s) for s in _ordered(sources, _by_partner_and_id)],
+        "sightings": [_sighting_doc(g) for g in _ordered(sightings, _by_sighting_id)],
         "version": record.version,
+    }
+
+
+class _Summary:
+    """What the document summarises from sources and sightings, gathered in one pass."""
+
+    __slots__ = (
+        "confidences",
+        "countries",
+        "descriptions",
+        "labels",
+        "level",
+        "partners",
+        "seen",
+        "sighting_count",
+        "sighting_countries",
+        "stix_ids",
+        "tlps",
+    )
+
+    def __init__(
+        self, sources: tuple[SourceEntry, ...], sightings: tuple[SightingEntry, ...]
+    ) -> None:
+        self.stix_ids: set[str] = set()
+        self.tlps: set[str] = set()
+        self.labels: set[str] = set()
+        self.descriptions: set[str] = set()
+        self.countries: set[str] = set()
+        self.partners: set[str] = set()
+        self.confidences: list[int] = []
+        self.level = Tlp.RED  # no sources: nothing says it may be shared
+        self.seen: list[str] = []  # every known time: the first and last seen come from it
+        for s in sources:
+            self.stix_ids.add(s.stix_id)
+            self.tlps.add(s.tlp)
+            self.labels.update(s.labels)
+            self.countries.add(s.country)
+            self.partners.add(s.partner)
+            self.level = min(self.level, TLP_BY_NAME.get(s.tlp, Tlp.RED))
+            self.seen.append(s.version)
+            if s.valid_from:
+                self.seen.append(s.valid_from)
+            if s.description:
+                self.descriptions.add(s.description)
+            if s.confidence is not None:
+                self.confidences.append(s.confidence)
+        self._add_sightings(sightings)
+
+    def _add_sightings(self, sightings: tuple[SightingEntry, ...]) -> None:
+        self.sighting_countries: set[str] = set()
+        self.sighting_count = 0
+        for g in sightings:
+            self.sighting_count += g.count
+            self.sighting_countries.update(g.countries)
+            self.partners.add(g.partner)
+            self.seen += [t for t in (g.first_seen, g.last_seen) if t]
+        self.countries |= self.sighting_countries
+
+
+def _ordered(entries: tuple[_Entry, ...], key: Callable[[_Entry], Any]) -> Sequence[_Entry]:
+    return entries if len(entries) < 2 else sorted(entries, key=key)
+
+
+def _by_partner_and_id(s: SourceEntry) -> tuple[str, str]:
+    return s.partner, s.stix_id
+
+
+def _by_sighting_id(g: SightingEntry) -> str:
+    return g.sighting_id
+
+
+def _source_doc(s: SourceEntry) -> dict[str, Any]:
+    return {
+        "partner": s.partner,
+        "country": s.country,
+        "stix_id": s.stix_id,
+        "version": s.version,
+        "tlp": s.tlp,
+        "confidence": s.confidence,
+    }
+
+
+def _sighting_doc(g: SightingEntry) -> dict[str, Any]:
+    return {
+        "sighting_id": g.sighting_id,
+        "partner": g.partner,
+        "countries": list(g.countries),
+        "count": g.count,
+        "first_seen": g.first_seen,
+        "last_seen": g.last_seen,
     }
 
 

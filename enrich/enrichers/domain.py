@@ -13,15 +13,15 @@ import functools
 import ipaddress
 import pkgutil
 import re
-from dataclasses import replace
 from urllib.parse import urlsplit
 
 import tldextract
 
 from enrich.enrichers.settings import EnrichSettings
-from enrich.record import IndicatorRecord
+from enrich.record import IndicatorRecord, evolve
 
 _PSL_VERSION = re.compile(rb"^// VERSION: (\S+)", re.MULTILINE)
+HOST_KINDS = frozenset({"domain-name", "url", "email-addr"})  # the kinds host_of reads
 
 
 def psl_snapshot_version() -> str | None:
@@ -32,6 +32,8 @@ def psl_snapshot_version() -> str | None:
 
 
 def _is_ip(host: str) -> bool:
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False  # IPv4 text is digits and dots only, IPv6 text always has a colon
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -77,6 +79,8 @@ class DomainEnricher:
         self.psl_version = psl_snapshot_version()
         self.data_date = self.psl_version[:10] if self.psl_version else None
         self.split = functools.lru_cache(maxsize=settings.cache_size)(self._split)
+        # Per record value: the facts depend on nothing else, and values repeat across batches.
+        self.facts_of = functools.lru_cache(maxsize=settings.cache_size)(self._facts_of)
         self._split("example.com")  # parse the snapshot now, not on the first record
 
     def _split(self, host: str) -> tuple[str | None, str | None]:
@@ -85,10 +89,19 @@ class DomainEnricher:
             return None, None
         return parts.top_domain_under_public_suffix or None, parts.suffix
 
+    def _facts_of(self, kind: str, value: str) -> tuple[str | None, str | None] | None:
+        host = host_of(kind=kind, value=value)
+        return None if host is None else self.split(host)
+
     def process(self, *, record: IndicatorRecord) -> IndicatorRecord:
-        """A copy of the record with the registered domain and suffix of its host, if any."""
-        host = host_of(kind=record.kind, value=record.value)
-        if host is None:
-            return replace(record)
-        registered, suffix = self.split(host)
-        return replace(record, registered_domain=registered, public_suffix=suffix)
+        """The record with the registered domain and suffix of its host, if it has one.
+
+        The record itself comes back when it already holds those facts (it is immutable).
+        """
+        if record.kind not in HOST_KINDS:
+            return record
+        facts = self.facts_of(record.kind, record.value)
+        if facts is None or facts == (record.registered_domain, record.public_suffix):
+            return record
+        registered, suffix = facts
+        return evolve(record=record, registered_domain=registered, public_suffix=suffix)

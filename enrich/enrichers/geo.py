@@ -14,7 +14,7 @@ import functools
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import maxminddb
 
 from enrich.enrichers.settings import EnrichSettings
-from enrich.record import IndicatorRecord
+from enrich.record import IndicatorRecord, evolve
 
 IP_KINDS = frozenset({"ipv4-addr", "ipv6-addr"})
 BUNDLED_FILE = "geoip2fast-asn-ipv6.dat.gz"  # country + AS organisation, IPv4 and IPv6
@@ -184,11 +184,20 @@ class GeoEnricher:
         return GeoFacts(country=found.country, asn=as_facts.asn, as_org=as_facts.as_org)
 
     def process(self, *, record: IndicatorRecord) -> IndicatorRecord:
-        """A copy of the record with its address's country and AS, if it is an IP address."""
+        """The record with its address's country and AS, if it is an IP address.
+
+        The record itself comes back when it already holds those facts (it is immutable).
+        """
         if record.kind not in IP_KINDS:
-            return replace(record)
+            return record
         facts = self.facts_of(record.value)
-        return replace(record, geo_country=facts.country, asn=facts.asn, as_org=facts.as_org)
+        if (record.geo_country, record.asn, record.as_org) == (
+            facts.country,
+            facts.asn,
+            facts.as_org,
+        ):
+            return record
+        return evolve(record=record, geo_country=facts.country, asn=facts.asn, as_org=facts.as_org)
 
 
 def _source(*, path: Path | None, fallback: GeoSource | None) -> GeoSource:

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from enrich.enrichers.settings import EnrichSettings
-from enrich.record import IndicatorRecord
+from enrich.record import IndicatorRecord, SourceEntry, evolve
 
 
 def saturation(*, n: float, half: float) -> float:
@@ -62,58 +62,60 @@ class ScoreEnricher:
     ) -> None:
         self._settings = settings
         self._reliability_of = dict(reliability_of or {})
+        w = settings.score_weights  # read once: this runs for every merged record
+        self._weights = (w.confidence, w.reliability, w.partners, w.countries, w.sightings)
 
-    def _confidence(self, *, record: IndicatorRecord) -> float:
-        default = self._settings.default_confidence
-        values = [
-            default if s.confidence is None else min(max(s.confidence, 0), 100)
-            for s in record.sources
-        ]
-        return max(values, default=default) / 100
-
-    def _reliability(self, *, record: IndicatorRecord) -> float:
+    def _reliability(self, sources: tuple[SourceEntry, ...]) -> float:
         by_partner: dict[str, float] = {}
-        for source in record.sources:
+        for source in sources:
             by_partner[source.partner] = max(
                 by_partner.get(source.partner, 0.0), source.reliability
             )
-        by_partner.update({p: r for p, r in self._reliability_of.items() if p in by_partner})
-        values = sorted(min(max(r, 0.0), 1.0) for r in by_partner.values())
+        for partner in by_partner.keys() & self._reliability_of.keys():
+            by_partner[partner] = self._reliability_of[partner]
+        values = sorted([min(max(r, 0.0), 1.0) for r in by_partner.values()])
         if not values:
             return self._settings.default_reliability
         if self._settings.reliability_mode == "mean":
             return math.fsum(values) / len(values)
         return values[-1]
 
+    def _factors(self, record: IndicatorRecord) -> tuple[float, float, float, float, float]:
+        # One pass, few calls: this runs for every merged record.
+        sources, sightings = record.sources, record.sightings
+        default = self._settings.default_confidence
+        confidences = [
+            default if s.confidence is None else min(max(s.confidence, 0), 100) for s in sources
+        ]
+        partners = {s.partner for s in sources}
+        countries = {s.country for s in sources}
+        sighted = 0
+        for g in sightings:
+            partners.add(g.partner)
+            countries.update(g.countries)
+            sighted += max(g.count, 0)
+        reported = len([c for c in sorted(countries) if c])  # sorted, as record.countries is
+        return (
+            max(confidences, default=default) / 100,
+            self._reliability(sources),
+            1.0 - math.pow(0.5, len(partners) / 1.0),  # saturation(n, half=1)
+            1.0 - math.pow(0.5, reported / 1.0),
+            saturation(n=sighted, half=self._settings.sightings_half),
+        )
+
     def factors_of(self, *, record: IndicatorRecord) -> ScoreFactors:
         """The five factors of this record's score."""
-        sighted = sum(max(s.count, 0) for s in record.sightings)
-        return ScoreFactors(
-            confidence=self._confidence(record=record),
-            reliability=self._reliability(record=record),
-            partners=saturation(n=len(record.partners), half=1.0),
-            countries=saturation(n=len([c for c in record.countries if c]), half=1.0),
-            sightings=saturation(n=sighted, half=self._settings.sightings_half),
-        )
+        return ScoreFactors(*self._factors(record))
 
     def score_of(self, *, record: IndicatorRecord) -> float:
         """The stored 0-100 score of this record (no decay)."""
-        f = self.factors_of(record=record)
-        w = self._settings.score_weights
-        total = math.fsum(
-            (
-                w.confidence * f.confidence,
-                w.reliability * f.reliability,
-                w.partners * f.partners,
-                w.countries * f.countries,
-                w.sightings * f.sightings,
-            )
-        )
-        return round(min(max(100.0 * total, 0.0), 100.0), 2)
+        weighted = [w * f for w, f in zip(self._weights, self._factors(record), strict=True)]
+        return round(min(max(100.0 * math.fsum(weighted), 0.0), 100.0), 2)
 
     def process(self, *, record: IndicatorRecord) -> IndicatorRecord:
-        """A copy of the record with its score set."""
-        return replace(record, score=self.score_of(record=record))
+        """The record with its score set (the record itself if the score is already right)."""
+        score = self.score_of(record=record)
+        return record if score == record.score else evolve(record=record, score=score)
 
 
 def parse_timestamp(value: str) -> datetime:

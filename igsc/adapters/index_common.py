@@ -9,17 +9,23 @@ from typing import Any
 from igsc.ports import IndexSchema
 
 DOC_ID_FIELD = "doc_id"
+_NUMBERS = (int, float)  # exact types: bool is an int subclass and is no number here
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-def _values(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else [value]
+def _values(value: Any) -> list[Any] | tuple[Any, ...]:
+    if isinstance(value, list | tuple):
+        return value
+    return (value,)
 
 
 def type_problem(schema: IndexSchema, body: Mapping[str, Any]) -> str | None:
     """Why a body does not fit the schema's field types, or None if it does."""
     for name in schema.numeric:
-        for v in _values(body.get(name)):
+        value = body.get(name)
+        if value is None or type(value) in _NUMBERS:  # the common case, decided at once
+            continue
+        for v in _values(value):
             if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
                 return f"field [{name}] expects a number, got {v!r}"
     for name in schema.date:
@@ -27,7 +33,16 @@ def type_problem(schema: IndexSchema, body: Mapping[str, Any]) -> str | None:
             if v is not None and not (isinstance(v, str) and _ISO_DATE.match(v)):
                 return f"field [{name}] expects an ISO 8601 date, got {v!r}"
     for name in schema.keyword:
-        for v in _values(body.get(name)):
+        value = body.get(name)
+        if value is None or type(value) is str:  # the common cases, decided at once
+            continue
+        if type(value) is list:
+            for v in value:  # inline: a call per list field costs as much as the check
+                if type(v) is not str:
+                    break
+            else:
+                continue
+        for v in _values(value):
             if v is not None and not isinstance(v, str | int | float):
                 return f"field [{name}] expects a keyword string, got {type(v).__name__}"
     return None

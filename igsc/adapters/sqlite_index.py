@@ -15,11 +15,16 @@ from igsc.adapters.sqlite_db import connect
 from igsc.ports import BulkFailure, BulkResult, IndexDoc, IndexSchema, SearchPage, SearchQuery
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_CHUNK = 500  # ids per IN (...) query, under SQLite's bound-parameter limit
 
 
 def _fts_query(text: str) -> str:
     """User text as an FTS5 query: every word must match, no operator syntax leaks through."""
     return " ".join(f'"{tok}"' for tok in _TOKEN.findall(text))
+
+
+def _stored_body(doc: IndexDoc) -> str:
+    return orjson.dumps({**doc.body, DOC_ID_FIELD: doc.id}).decode()
 
 
 def _text_of(schema: IndexSchema, body: Mapping[str, Any]) -> str:
@@ -59,42 +64,69 @@ class SqliteIndex:
     def bulk_upsert(self, *, schema: IndexSchema, docs: Sequence[IndexDoc]) -> BulkResult:
         """Upsert in one transaction; a version not above the stored one counts as stale."""
         docs_table, fts = self._tables(schema)
-        written = stale = 0
         failed: list[BulkFailure] = []
+        fitting: list[IndexDoc] = []
+        for doc in docs:
+            problem = type_problem(schema, doc.body)
+            if problem:
+                failed.append(BulkFailure(doc.id, problem))
+            else:
+                fitting.append(doc)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for doc in docs:
-                    problem = type_problem(schema, doc.body)
-                    if problem:
-                        failed.append(BulkFailure(doc.id, problem))
-                        continue
-                    if self._upsert_one(docs_table, fts, schema, doc):
-                        written += 1
-                    else:
-                        stale += 1
+                written, stale = self._write(docs_table, fts, schema, fitting)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
         return BulkResult(written=written, stale=stale, failed=tuple(failed))
 
-    def _upsert_one(self, docs: str, fts: str, schema: IndexSchema, doc: IndexDoc) -> bool:
-        body = {**doc.body, DOC_ID_FIELD: doc.id}
-        row = self._conn.execute(
+    def _write(
+        self, docs: str, fts: str, schema: IndexSchema, batch: list[IndexDoc]
+    ) -> tuple[int, int]:
+        """A few statements per batch, with the outcome of upserting the documents in order."""
+        stored = self._stored(docs, [d.id for d in batch])  # id -> (rid, version)
+        versions = {i: v for i, (_, v) in stored.items()}
+        final: dict[str, IndexDoc] = {}  # per id, the last document written: what stays
+        written = 0
+        for doc in batch:
+            if doc.id not in versions or doc.version > versions[doc.id]:
+                versions[doc.id] = doc.version
+                final[doc.id] = doc
+                written += 1
+        if not final:
+            return 0, len(batch)
+        self._conn.executemany(
             f"INSERT INTO {docs} (id, version, body) VALUES (?, ?, ?) "
-            f"ON CONFLICT(id) DO UPDATE SET version=excluded.version, body=excluded.body "
-            f"WHERE excluded.version > {docs}.version RETURNING rid",
-            (doc.id, doc.version, orjson.dumps(body).decode()),
-        ).fetchone()
-        if row is None:
-            return False
-        self._conn.execute(f"DELETE FROM {fts} WHERE rowid=?", (row[0],))
-        self._conn.execute(
-            f"INSERT INTO {fts} (rowid, content) VALUES (?, ?)",
-            (row[0], _text_of(schema, doc.body)),
+            f"ON CONFLICT(id) DO UPDATE SET version=excluded.version, body=excluded.body",
+            [(d.id, d.version, _stored_body(d)) for d in final.values()],
         )
-        return True
+        new = [i for i in final if i not in stored]
+        rids = {i: rid for i, (rid, _) in self._stored(docs, new).items()}
+        # Only replaced documents have text to drop: rows are never deleted, so a new rid
+        # has no text yet.
+        self._conn.executemany(
+            f"DELETE FROM {fts} WHERE rowid=?", [(stored[i][0],) for i in final if i in stored]
+        )
+        rids.update((i, rid) for i, (rid, _) in stored.items())
+        self._conn.executemany(
+            f"INSERT INTO {fts} (rowid, content) VALUES (?, ?)",
+            [(rids[i], _text_of(schema, d.body)) for i, d in final.items()],
+        )
+        return written, len(batch) - written
+
+    def _stored(self, docs: str, ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(rid, version) of the stored documents among ids."""
+        rows: dict[str, tuple[int, int]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for i, rid, version in self._conn.execute(
+                f"SELECT id, rid, version FROM {docs} WHERE id IN ({marks})", chunk
+            ):
+                rows[i] = (int(rid), int(version))
+        return rows
 
     def get(self, *, schema: IndexSchema, doc_id: str) -> Mapping[str, Any] | None:
         """The stored body, or None."""

@@ -70,6 +70,32 @@ def test_a_stale_or_repeated_version_never_overwrites_a_newer_one(index: Index) 
     assert got is not None and got["tlp"] == "red"
 
 
+def test_versions_of_one_document_in_one_bulk_apply_in_order(index: Index) -> None:
+    result = index.bulk_upsert(
+        schema=SCHEMA,
+        docs=[
+            doc(1, version=1, description="draft wording"),
+            doc(2, version=1),
+            doc(1, version=2, description="final wording"),
+            doc(1, version=2, description="replayed wording"),
+        ],
+    )
+    assert (result.written, result.stale, result.failed) == (3, 1, ())
+    index.refresh(schema=SCHEMA)
+    got = index.get(schema=SCHEMA, doc_id="id-001")
+    assert got is not None and got["description"] == "final wording"
+    for word, hits in (("draft", 0), ("replayed", 0), ("final", 1)):
+        assert index.search(schema=SCHEMA, query=SearchQuery(text=word)).total == hits, word
+
+
+def test_a_newer_version_replaces_the_searchable_text(index: Index) -> None:
+    index.bulk_upsert(schema=SCHEMA, docs=[doc(1, version=1, description="alpha beacon")])
+    index.bulk_upsert(schema=SCHEMA, docs=[doc(1, version=2, description="gamma loader")])
+    index.refresh(schema=SCHEMA)
+    assert index.search(schema=SCHEMA, query=SearchQuery(text="beacon")).total == 0
+    assert index.search(schema=SCHEMA, query=SearchQuery(text="loader")).total == 1
+
+
 def test_one_bad_document_fails_alone_and_names_its_field(index: Index) -> None:
     docs = [doc(1), doc(2, score="not-a-number"), doc(3)]
     result = index.bulk_upsert(schema=SCHEMA, docs=docs)
@@ -84,9 +110,7 @@ def test_one_bad_document_fails_alone_and_names_its_field(index: Index) -> None:
 def test_cursor_pagination_visits_every_match_once_in_sort_order(index: Index) -> None:
     index.bulk_upsert(schema=SCHEMA, docs=[doc(i) for i in range(45)])
     index.refresh(schema=SCHEMA)
-    query = SearchQuery(
-        terms={"countries": ["DE"]}, sort=(SortKey("score", "desc"),), size=10
-    )
+    query = SearchQuery(terms={"countries": ["DE"]}, sort=(SortKey("score", "desc"),), size=10)
     seen: list[dict[str, object]] = []
     page = index.search(schema=SCHEMA, query=query)
     assert page.total == 45

@@ -151,6 +151,32 @@ def test_ipv4_in_any_textual_form_maps_to_canonical_text(
     assert canonical_ip(value=f"{address}/{prefix}", version=4) == expected
 
 
+OCTETS = ["0", "00", "01", "7", "99", "100", "199", "249", "255", "256", "999", "1000", "", "x"]
+
+
+@PROFILE
+@given(
+    octets=st.lists(st.sampled_from(OCTETS), min_size=3, max_size=5),
+    suffix=st.sampled_from(["", "/32", "/032", "/24", "/33", "/", " "]),
+)
+def test_ipv4_text_is_accepted_exactly_as_ipaddress_reads_it(
+    octets: list[str], suffix: str
+) -> None:
+    text = ".".join(octets) + suffix
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        expected = None
+    else:
+        full = network.prefixlen == network.max_prefixlen
+        expected = str(network.network_address) if full else str(network)
+    try:
+        got: str | None = canonical_ip(value=text, version=4)
+    except RejectedInput:
+        got = None
+    assert got == expected
+
+
 ALGORITHMS = {
     "MD5": ("MD5", "md5", "Md5"),
     "SHA-1": ("SHA-1", "SHA1", "sha-1", "sha1", "Sha_1"),

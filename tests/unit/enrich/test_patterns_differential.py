@@ -212,11 +212,14 @@ def check(case: Case) -> str:
         parsed = None
     if parsed is not None and parsed.fast_path:
         assert errors == [], f"fast path accepted what the validator rejects: {case.pattern!r}"
-        assert fast_view(parsed) == library_view(case.pattern), case.pattern
         full = parse_pattern_full(pattern=case.pattern)
         assert full.comparisons == parsed.comparisons, case.pattern
-        assert not full.compound and not parsed.compound
+        assert full.compound == parsed.compound, case.pattern
         assert all(not c.negated and c.literal == "string" for c in parsed.comparisons)
+        if parsed.compound:  # a tail joined another observation with AND
+            assert our_compound_view(parsed) == library_compound_view(case.pattern), case.pattern
+            return "fast-compound"
+        assert fast_view(parsed) == library_view(case.pattern), case.pattern
         return "fast"
     if case.plain and not errors:
         raise AssertionError(f"fast path missed a plain valid pattern: {case.pattern!r}")
@@ -227,6 +230,7 @@ def test_generated_corpus_agrees_with_antlr_grammar() -> None:
     outcomes = [check(case) for case in corpus()]
     # The corpus must exercise every branch: a differential test of nothing proves nothing.
     assert outcomes.count("fast") > CORPUS_SIZE // 2
+    assert outcomes.count("fast-compound") > 0
     assert outcomes.count("antlr") > 50
     assert outcomes.count("rejected") > 200
 
@@ -356,7 +360,7 @@ def our_compound_view(parsed: ParsedPattern) -> dict[str, list[tuple[object, ...
 
 
 def test_compound_patterns_agree_with_antlr_inspector() -> None:
-    outcomes = {"both": 0, "neither": 0}
+    outcomes = {"both": 0, "neither": 0, "fast": 0}
     for pattern in compound_corpus():
         errors = validator_errors(pattern)
         try:
@@ -368,9 +372,13 @@ def test_compound_patterns_agree_with_antlr_inspector() -> None:
             outcomes["neither"] += 1
             continue
         outcomes["both"] += 1
-        assert not parsed.fast_path or not parsed.compound
+        if parsed.fast_path:  # the AND/OR fast path must read it exactly as ANTLR does
+            outcomes["fast"] += 1
+            full = parse_pattern_full(pattern=pattern)
+            assert (parsed.comparisons, parsed.compound) == (full.comparisons, full.compound)
         assert our_compound_view(parsed) == library_compound_view(pattern), pattern
     assert outcomes["both"] > COMPOUND_SIZE // 2 and outcomes["neither"] > 50, outcomes
+    assert 10 < outcomes["fast"] < outcomes["both"], outcomes  # both paths exercised
 
 
 def _rate(parse: Callable[[str], object], patterns: list[str], repeat: int) -> float:

@@ -1,0 +1,89 @@
+"""The index document of a merged record: what analysts search, filter and facet on."""
+
+from __future__ import annotations
+
+from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
+from enrich.schema import indicator_doc
+
+
+def source(partner: str, country: str, **fields: object) -> SourceEntry:
+    values: dict[str, object] = {
+        "stix_id": f"indicator--{partner}",
+        "version": "2026-11-20T08:00:00.000Z",
+        "tlp": "amber",
+        "confidence": None,
+        "reliability": 0.5,
+        "created_by": None,
+        "valid_from": None,
+    }
+    values.update(fields)
+    return SourceEntry(partner=partner, country=country, **values)  # type: ignore[arg-type]
+
+
+RECORD = IndicatorRecord(
+    key="domain-name|evil.example",
+    kind="domain-name",
+    value="evil.example",
+    flags=(),
+    sources=(
+        source(
+            "cert-nl",
+            "NL",
+            tlp="green",
+            confidence=40,
+            labels=("phishing", "c2"),
+            description="login page",
+            valid_from="2026-11-01T00:00:00Z",
+        ),
+        source("cert-de", "DE", confidence=90, labels=("c2",), description="beacon"),
+        source("cert-de", "DE", stix_id="indicator--a", tlp="mystery", version="2026-11-25T00Z"),
+    ),
+    sightings=(
+        SightingEntry(
+            sighting_id="sighting--1",
+            version="v",
+            partner="cert-fr",
+            countries=("BE", "FR"),
+            count=4,
+            first_seen="2026-11-21T09:00:00.123456Z",
+            last_seen="2026-11-26T10:00:00Z",
+        ),
+    ),
+    score=71.23456,
+    version=7,
+)
+
+
+def test_reporters_and_sighters_are_summed_up_once_each() -> None:
+    doc = indicator_doc(RECORD)
+    assert doc["countries"] == ["BE", "DE", "FR", "NL"] and doc["country_count"] == 4
+    assert doc["partners"] == ["cert-de", "cert-fr", "cert-nl"] and doc["partner_count"] == 3
+    assert doc["sighting_countries"] == ["BE", "FR"] and doc["sighting_count"] == 4
+    assert doc["stix_ids"] == ["indicator--a", "indicator--cert-de", "indicator--cert-nl"]
+    assert [s["stix_id"] for s in doc["sources"]] == doc["stix_ids"]  # by partner, then id
+
+
+def test_least_restrictive_tlp_highest_confidence_and_merged_text() -> None:
+    doc = indicator_doc(RECORD)
+    assert doc["tlp_min"] == "green"  # an unknown label counts as red, green still wins
+    assert doc["source_tlps"] == ["amber", "green", "mystery"]
+    assert doc["confidence"] == 90
+    assert doc["labels"] == ["c2", "phishing"]
+    assert doc["description"] == "beacon | login page"
+    assert (doc["score"], doc["version"], doc["active"]) == (71.235, 7, "true")
+
+
+def test_first_and_last_seen_span_sources_and_sightings_in_milliseconds() -> None:
+    doc = indicator_doc(RECORD)
+    assert doc["first_seen"] == "2026-11-01T00:00:00.000Z"  # a source's valid_from
+    assert doc["last_seen"] == "2026-11-26T10:00:00.000Z"  # the sighting's last_seen
+
+
+def test_a_record_without_sources_is_inactive_and_red() -> None:
+    doc = indicator_doc(IndicatorRecord(key="k|v", kind="k", value="v", flags=(), sources=()))
+    assert (doc["active"], doc["tlp_min"], doc["first_seen"], doc["confidence"]) == (
+        "false",
+        "red",
+        None,
+        None,
+    )
