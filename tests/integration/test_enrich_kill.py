@@ -112,7 +112,7 @@ def test_sigkill_mid_batch_then_restart_gives_the_reference_index(
     try:
         ports.index.ensure(schema=INDICATORS)
         partial = wait_for_count(ports.index, want=len(expected) // 5, timeout_s=120)
-        assert 0 < partial < len(expected), "the kill must land mid-run"
+        assert 0 < partial < len(expected), f"the kill must land mid-run ({partial} indexed)"
         for stage in ("extract", "merge"):
             workers[stage].send_signal(signal.SIGKILL)
             workers[stage].wait(timeout=10)
@@ -120,7 +120,12 @@ def test_sigkill_mid_batch_then_restart_gives_the_reference_index(
         final = wait_for_count(ports.index, want=len(expected), timeout_s=240)
         assert final == len(expected), log.read_text()[-3000:]
         time.sleep(3)  # let redelivered batches land: they must change nothing
-        assert everything(ports.index) == expected
+        got = everything(ports.index)
+        differing = sorted(k for k in expected.keys() | got.keys() if got.get(k) != expected.get(k))
+        assert not differing, (
+            f"{len(differing)} documents differ; first: {differing[0]}\n"
+            f"expected {expected.get(differing[0])}\ngot {got.get(differing[0])}"
+        )
     finally:
         for proc in workers.values():
             proc.terminate()
