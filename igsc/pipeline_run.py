@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -63,6 +64,9 @@ def run_worker(*, settings: Settings, stage: str) -> int:
     worker = build_worker(
         name=stage, settings=settings, ports=ports, enrichers=enrichers_for(settings)
     )
+    # The geo, ATT&CK and suffix tables are large and live for the whole process: freezing the
+    # heap keeps the garbage collector from re-scanning them on every collection.
+    gc.freeze()
     log.info("worker %s started", stage)
     try:
         worker.run_forever(stop=stop)
