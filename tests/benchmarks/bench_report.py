@@ -276,8 +276,12 @@ def plot(path: Path, results: dict[str, Any]) -> None:
         ts = [s["t"] for s in samples]
         done_ax.plot(ts, [100 * s["fetched"] / run["objects"] for s in samples], color=colour,
                      linestyle="--", label=f"{label}: fetched from TAXII")  # fmt: skip
+        if len(counted) > 2 and counted[-1]["sources"]:
+            final = counted[-1]["sources"]
+            done_ax.plot([s["t"] for s in counted], [100 * s["sources"] / final for s in counted],
+                         color=colour, label=f"{label}: indicators searchable")  # fmt: skip
         done_ax.plot(ts, [100 * s["indexed"] / run["expected_docs"] for s in samples],
-                     color=colour, label=f"{label}: searchable")  # fmt: skip
+                     color=colour, linestyle=":", label=f"{label}: documents")  # fmt: skip
     rate_ax.set_ylabel("indicators / s (10 s window)")
     rate_ax.set_title(
         "Indicators searchable per second (from sum(partner_count) in the index); "
