@@ -7,7 +7,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from elastic_transport import ConnectionError as EsConnectionError
-from elasticsearch import Elasticsearch, NotFoundError, OrjsonSerializer, helpers
+from elasticsearch import (
+    BadRequestError,
+    Elasticsearch,
+    NotFoundError,
+    OrjsonSerializer,
+    helpers,
+)
 
 from igsc.adapters.index_common import DOC_ID_FIELD, filterable
 from igsc.errors import ServiceUnavailable
@@ -60,9 +66,17 @@ class ElasticsearchIndex:
                 },
             )
             if not self._client.indices.exists(index=name):
-                self._client.indices.create(index=name)
+                self._create(name)
         except EsConnectionError as exc:
             raise ServiceUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+
+    def _create(self, name: str) -> None:
+        try:
+            self._client.indices.create(index=name)
+        except BadRequestError as exc:
+            # Another worker created it between our exists() and create(): that is fine.
+            if exc.error != "resource_already_exists_exception":
+                raise
 
     def _actions(self, name: str, docs: Sequence[IndexDoc]) -> Iterator[dict[str, Any]]:
         for doc in docs:

@@ -165,3 +165,12 @@ def test_facets_count_documents_per_value(index: Index) -> None:
 def test_filtering_on_an_unmapped_field_is_refused(index: Index) -> None:
     with pytest.raises(ValueError, match="not a keyword"):
         index.search(schema=SCHEMA, query=SearchQuery(terms={"nope": ["x"]}))
+
+
+def test_ensure_is_safe_when_several_workers_start_at_once(index: Index) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    index.drop(schema=SCHEMA)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda _: index.ensure(schema=SCHEMA), range(8)))
+    assert index.bulk_upsert(schema=SCHEMA, docs=[doc(1)]).written == 1
