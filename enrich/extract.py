@@ -14,10 +14,8 @@ from typing import Any
 
 import orjson
 
-from enrich.observables import Observable, observables_from
+from enrich.observables import observables_from
 from enrich.observations import (
-    OBSERVATIONS_TOPIC,
-    QUARANTINE_TOPIC,
     retract_op,
     sighting_op,
     source_op,
@@ -278,6 +276,3 @@ def _reject(exc: RejectedInput, *, env: Envelope | None = None, payload: Any = N
         stix_id=str(env.object.get("id")) if env else None,
         payload=env.object if env else payload,
     )
-
-
-__all__ = ["OBSERVATIONS_TOPIC", "QUARANTINE_TOPIC", "ExtractStage", "Observable"]

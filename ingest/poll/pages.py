@@ -1,14 +1,11 @@
-"""One TAXII envelope page → raw-topic envelopes and rejected-topic rejections."""
+"""One TAXII envelope page: its objects, `more` and `next`, checked for shape."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.convert import Batch, ObjectConverter
 from ingest.poll.retry import MalformedResponse
-
-__all__ = ["Batch", "ObjectConverter", "Page", "parse_envelope"]
 
 
 @dataclass(frozen=True, slots=True)
