@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from enrich.extract_codec import SID_TABLE, decode_sid, encode_sid, sid_row_key
 from enrich.observables import observables_from
 from enrich.observations import (
     retract_op,
@@ -24,12 +25,14 @@ from enrich.observations import (
 from enrich.patterns import parse_pattern
 from enrich.record import SightingEntry, SourceEntry
 from igsc.errors import RejectedInput
+from igsc.interning import Interner
 from igsc.ports import Message, State
 from igsc.records import Envelope, Rejection, rejection
 from igsc.stix import check_object
 from igsc.worker import StageOutput
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+_SID = "sid:"  # per-indicator version state: packed rows; other state keys stay JSON
 Clock = Callable[[], datetime]
 
 
@@ -49,6 +52,7 @@ class _Batch:
     state: dict[str, Any]
     horizon: datetime  # versions modified after this are quarantined
     dirty: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)  # state keys to delete
     out: list[tuple[bytes, bytes]] = field(default_factory=list)
     quarantined: list[tuple[bytes, bytes]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
@@ -56,6 +60,12 @@ class _Batch:
     def put(self, key: str, value: Any) -> None:
         self.state[key] = value
         self.dirty.add(key)
+        self.gone.discard(key)
+
+    def drop(self, key: str) -> None:
+        self.state.pop(key, None)
+        self.dirty.discard(key)
+        self.gone.add(key)
 
 
 class ExtractStage:
@@ -77,6 +87,7 @@ class ExtractStage:
         self._quarantine_topic = quarantine_topic
         self._reliability_of = reliability_of
         self._clock = clock
+        self._names = Interner(state=state, table="extract")
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Turn a batch of envelopes into observations; state is saved after publishing."""
@@ -95,15 +106,37 @@ class ExtractStage:
                 self._dispatch(env, batch)
             except RejectedInput as exc:
                 batch.rejected.append(_reject(exc, env=env))
-        dirty = {k: orjson.dumps(batch.state[k]) for k in batch.dirty}
         return StageOutput(
             records={
                 self._observations_topic: batch.out,
                 self._quarantine_topic: batch.quarantined,
             },
             rejected=batch.rejected,
-            after_publish=(lambda: self._state.put_many(items=dirty)) if dirty else None,
+            after_publish=self._saver(batch) if batch.dirty or batch.gone else None,
         )
+
+    def _saver(self, batch: _Batch) -> Callable[[], None]:
+        """Encodes now (ids are interned before any row uses them), writes after publishing."""
+        rows: dict[bytes, bytes] = {}
+        items: dict[str, bytes] = {}
+        for key in batch.dirty:
+            if key.startswith(_SID):
+                rows[sid_row_key(key[len(_SID) :])] = encode_sid(
+                    batch.state[key], names=self._names
+                )
+            else:
+                items[key] = orjson.dumps(batch.state[key])
+
+        gone = sorted(batch.gone)
+
+        def save() -> None:
+            self._state.put_rows(table=SID_TABLE, rows=rows)
+            if items:
+                self._state.put_many(items=items)
+            if gone:
+                self._state.delete(keys=gone)
+
+        return save
 
     def _load_state(self, envelopes: list[Envelope]) -> dict[str, Any]:
         keys: set[str] = set()
@@ -118,8 +151,12 @@ class ExtractStage:
             elif obj["type"] == "relationship":
                 keys.add(f"sid:{obj.get('source_ref', '')}")
                 keys.add(f"ap:{obj.get('target_ref', '')}")
-        found = self._state.get_many(keys=sorted(keys))
-        return {k: orjson.loads(v) for k, v in found.items()}
+        sids = {sid_row_key(k[len(_SID) :]): k for k in keys if k.startswith(_SID)}
+        found = self._state.get_many(keys=sorted(k for k in keys if not k.startswith(_SID)))
+        state = {k: orjson.loads(v) for k, v in found.items()}
+        rows = self._state.get_rows(table=SID_TABLE, keys=list(sids))
+        state.update((sids[row], decode_sid(data, names=self._names)) for row, data in rows.items())
+        return state
 
     def _dispatch(self, env: Envelope, batch: _Batch) -> None:
         kind = env.object["type"]
@@ -236,9 +273,14 @@ class ExtractStage:
             batch.out.append(_keyed(key, sighting_op(key=key, entry=entry)))
 
     def _flush_pending(self, indicator_id: str, keys: list[str], batch: _Batch) -> None:
-        for pending in batch.state.get(f"pend:{indicator_id}", []):
+        """Sightings that came before their indicator go out now; then they are forgotten."""
+        pending = batch.state.get(f"pend:{indicator_id}")
+        if pending is None:
+            return
+        for sighting in pending:
             for key in keys:
-                batch.out.append(_keyed(key, orjson.dumps({**pending, "key": key})))
+                batch.out.append(_keyed(key, orjson.dumps({**sighting, "key": key})))
+        batch.drop(f"pend:{indicator_id}")
 
     def _relationship(self, env: Envelope, batch: _Batch) -> None:
         obj = env.object

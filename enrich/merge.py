@@ -11,46 +11,17 @@ from typing import Any
 
 import orjson
 
+from enrich.merge_codec import MERGE_TABLE, decode_record, encode_record, row_key
 from enrich.observations import sighting_entry, source_entry
 from enrich.record import Enricher, IndicatorRecord, SightingEntry, SourceEntry, evolve
 from enrich.schema import indicator_doc
 from igsc.errors import RejectedInput
+from igsc.interning import Interner
 from igsc.ports import Message, State
 from igsc.records import Rejection, rejection
 from igsc.worker import StageOutput
 
-STATE_PREFIX = "m:"
 FIRST_VERSION = 1  # a record's first document; every later change adds one
-
-
-def encode_record(record: IndicatorRecord) -> bytes:
-    """Compact state form: only what merging needs; enrichment is recomputed."""
-    return orjson.dumps(
-        {
-            "k": record.kind,
-            "v": record.value,
-            "f": record.flags,
-            "n": record.version,
-            "s": record.sources,
-            "g": record.sightings,
-            "t": record.techniques,
-        }
-    )
-
-
-def decode_record(key: str, data: bytes) -> IndicatorRecord:
-    """Inverse of encode_record."""
-    raw = orjson.loads(data)
-    return IndicatorRecord(
-        key=key,
-        kind=raw["k"],
-        value=raw["v"],
-        flags=tuple(raw["f"]),
-        version=raw["n"],
-        sources=tuple(source_entry(s) for s in raw["s"]),
-        sightings=tuple(sighting_entry(g) for g in raw["g"]),
-        techniques=tuple(raw["t"]),
-    )
 
 
 def apply(record: IndicatorRecord | None, op: dict[str, Any]) -> IndicatorRecord | None:
@@ -123,6 +94,7 @@ class MergeStage:
         self._state = state
         self._indicators_topic = indicators_topic
         self._enrichers = tuple(enrichers)
+        self._names = Interner(state=state, table=MERGE_TABLE)
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Merge a batch; changed records are published, then their state saved."""
@@ -146,19 +118,21 @@ class MergeStage:
         records = [
             (k.encode(), orjson.dumps(indicator_doc(self._enrich(r)))) for k, r in changed.items()
         ]
-        items = {STATE_PREFIX + k: encode_record(r) for k, r in changed.items()}
+        rows = {row_key(k): encode_record(r, names=self._names) for k, r in changed.items()}
         return StageOutput(
             records={self._indicators_topic: records},
             rejected=rejected,
-            after_publish=(lambda: self._state.put_many(items=items)) if items else None,
+            after_publish=(lambda: self._state.put_rows(table=MERGE_TABLE, rows=rows))
+            if rows
+            else None,
         )
 
     def _load(self, keys: list[str]) -> dict[str, IndicatorRecord]:
-        stored = self._state.get_many(keys=[STATE_PREFIX + k for k in keys])
+        by_row = {row_key(k): k for k in keys}
+        stored = self._state.get_rows(table=MERGE_TABLE, keys=list(by_row))
         return {
-            k: decode_record(k, stored[STATE_PREFIX + k])
-            for k in keys
-            if STATE_PREFIX + k in stored
+            by_row[row]: decode_record(by_row[row], data, names=self._names)
+            for row, data in stored.items()
         }
 
     def _enrich(self, record: IndicatorRecord) -> IndicatorRecord:

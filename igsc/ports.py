@@ -175,7 +175,11 @@ class Index(Protocol):
 
 @runtime_checkable
 class State(Protocol):
-    """Small durable values: checkpoints, dedup and correlation state."""
+    """Small durable values: checkpoints, dedup and correlation state.
+
+    Keys are for few, named values; rows are for millions of small binary records, which an
+    adapter may pack more densely than keys (Redis keeps them in hash buckets).
+    """
 
     def get_many(self, *, keys: Sequence[str]) -> dict[str, bytes]:
         """Values of the keys that exist."""
@@ -187,6 +191,14 @@ class State(Protocol):
 
     def compare_and_set(self, *, key: str, expected: bytes | None, new: bytes) -> bool:
         """Set key to new only if it currently holds expected (None: absent)."""
+        ...
+
+    def get_rows(self, *, table: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        """Rows of a compact table (binary keys, one row per observable or object) that exist."""
+        ...
+
+    def put_rows(self, *, table: str, rows: Mapping[bytes, bytes]) -> None:
+        """Set rows of a compact table all at once."""
         ...
 
     def delete(self, *, keys: Sequence[str]) -> None:

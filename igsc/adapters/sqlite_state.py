@@ -22,6 +22,10 @@ class SqliteState:
             "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) "
             "WITHOUT ROWID"
         )
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS rows (tbl TEXT NOT NULL, key BLOB NOT NULL, "
+            "value BLOB NOT NULL, PRIMARY KEY (tbl, key)) WITHOUT ROWID"
+        )
 
     def get_many(self, *, keys: Sequence[str]) -> dict[str, bytes]:
         """Values of the keys that exist."""
@@ -63,6 +67,34 @@ class SqliteState:
             )
             self._conn.execute("COMMIT")
             return True
+
+    def get_rows(self, *, table: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        """Rows that exist."""
+        out: dict[bytes, bytes] = {}
+        tbl = self._ns + table
+        with self._lock:
+            for i in range(0, len(keys), _CHUNK):
+                chunk = list(keys[i : i + _CHUNK])
+                marks = ",".join("?" for _ in chunk)
+                found = self._conn.execute(
+                    f"SELECT key, value FROM rows WHERE tbl=? AND key IN ({marks})", [tbl, *chunk]
+                ).fetchall()
+                out.update({bytes(k): bytes(v) for k, v in found})
+        return out
+
+    def put_rows(self, *, table: str, rows: Mapping[bytes, bytes]) -> None:
+        """Set all rows in one transaction."""
+        if not rows:
+            return
+        tbl = self._ns + table
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO rows VALUES (?, ?, ?) "
+                "ON CONFLICT(tbl, key) DO UPDATE SET value=excluded.value",
+                [(tbl, k, v) for k, v in rows.items()],
+            )
+            self._conn.execute("COMMIT")
 
     def delete(self, *, keys: Sequence[str]) -> None:
         """Remove the keys."""

@@ -117,12 +117,13 @@ def dedup_state(*, redis_url: str, namespace: str, unique: int, seed: int) -> di
             }
     finally:
         client.close()
-    merge = prefixes.get("m", {"keys": 0, "mean_bytes": 0.0})
+    merge = prefixes.get("~m", {"keys": 0, "mean_bytes": 0.0})
     total = sum(p["mean_bytes"] * p["keys"] for p in prefixes.values())
     return {
         "method": "Redis MEMORY USAGE (samples=0) on a random sample of up to 2,000 keys per "
-        "prefix, mean x key count; m: = merge record per observable, sid: = extract "
-        "version state per STIX id, pend: = sightings waiting for their indicator",
+        "prefix, mean x key count; ~m: = hash buckets of packed merge rows (one per "
+        "observable), ~sid: = buckets of packed extract version rows (one per STIX indicator), "
+        "intern: = interned-name tables, pend: = sightings waiting for their indicator",
         "unique_observables": unique,
         "prefixes": prefixes,
         "merge_bytes_per_observable": round(

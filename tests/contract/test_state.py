@@ -72,3 +72,32 @@ def test_values_survive_reopening(kind: str, tmp_path: Path, unique: str) -> Non
     assert second.get_many(keys=["checkpoint"]) == {"checkpoint": b"2026-01-01T00:00:00.000000Z"}
     second.delete(keys=["checkpoint"])
     second.close()
+
+
+def test_rows_round_trip_binary_keys_and_values_per_table(state: State) -> None:
+    rows = {i.to_bytes(4, "big") + b"\x00\xff": bytes([i % 256]) * (i % 300) for i in range(1500)}
+    state.put_rows(table="m", rows=rows)
+    state.put_rows(table="other", rows={b"\x00\x00\x00\x01\x00\xff": b"elsewhere"})
+    wanted = [i.to_bytes(4, "big") + b"\x00\xff" for i in range(0, 1600, 7)]
+    got = state.get_rows(table="m", keys=wanted)
+    assert got == {k: rows[k] for k in wanted if k in rows}
+    assert state.get_rows(table="other", keys=[b"\x00\x00\x00\x01\x00\xff"]) == {
+        b"\x00\x00\x00\x01\x00\xff": b"elsewhere"
+    }
+
+
+def test_put_rows_overwrites_and_keys_do_not_see_rows(state: State) -> None:
+    state.put_rows(table="m", rows={b"a": b"1", b"b": b"2"})
+    state.put_rows(table="m", rows={b"a": b"3"})
+    assert state.get_rows(table="m", keys=[b"a", b"b", b"c"]) == {b"a": b"3", b"b": b"2"}
+    assert state.get_many(keys=["a", "m:a"]) == {}
+
+
+def test_rows_survive_reopening(kind: str, tmp_path: Path, unique: str) -> None:
+    first = _make(kind, tmp_path, unique)
+    first.put_rows(table="sid", rows={b"\x01" * 16: b"v1"})
+    first.close()
+    second = _make(kind, tmp_path, unique)
+    assert second.get_rows(table="sid", keys=[b"\x01" * 16]) == {b"\x01" * 16: b"v1"}
+    second.delete(keys=second.scan(prefix=""))
+    second.close()

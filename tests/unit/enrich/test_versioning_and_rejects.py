@@ -165,3 +165,28 @@ def test_invalid_json_and_invalid_stix_are_dead_lettered_and_valid_objects_land(
     assert any("not valid JSON" in r for r in reasons)
     assert any("'object' member" in r for r in reasons)
     assert any("'id'" in r for r in reasons)
+
+
+def test_a_sighting_before_its_indicator_counts_once_it_arrives_and_is_then_forgotten(
+    env: Any,
+) -> None:
+    settings, ports = env
+    target = indicator("[ipv4-addr:value = '203.0.113.9']")
+    sighting = {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": "sighting--7c1e0d2a-5b3f-4e6a-8d9c-0a1b2c3d4e5f",
+        "created": "2026-11-20T09:00:00.000Z",
+        "modified": "2026-11-20T09:00:00.000Z",
+        "sighting_of_ref": target["id"],
+        "count": 4,
+    }
+    docs = run(settings, ports, FR, sighting)
+    assert "ipv4-addr|203.0.113.9" not in docs
+    pending_key = f"pend:{target['id']}"
+    assert ports.state.get_many(keys=[pending_key]) != {}
+    docs = run(settings, ports, DE, target)
+    doc = docs["ipv4-addr|203.0.113.9"]
+    assert doc["sighting_count"] == 4
+    assert doc["countries"] == ["DE", "FR"]
+    assert ports.state.get_many(keys=[pending_key]) == {}

@@ -1,0 +1,188 @@
+"""Merge state rows: one packed row per observable, ~60 bytes for a one-source record.
+
+The row holds only what merging needs to rebuild the document; enrichment is recomputed. The
+row key is a 12-byte digest of the observable key (the key itself arrives with every
+observation), so a long URL or hash costs no more than an IPv4 address.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import orjson
+
+from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
+from igsc.packing import CorruptRow, Names, Packer, Unpacker
+
+MERGE_TABLE = "m"
+_FORMAT = 1
+_SEP = "\x1f"
+_JSON = "\x1e"  # marks a list written as JSON because an item holds _SEP
+# Source flags: which optional fields follow.
+_CONFIDENCE, _VALID_FROM, _DESCRIPTION = 1, 2, 4
+_VALID_FROM_IS_VERSION, _VALID_FROM_IS_VERSION_SECONDS = 8, 16  # how feeds usually write it
+# Sighting flags.
+_FIRST_SEEN, _LAST_SEEN = 1, 2
+
+
+def row_key(key: str) -> bytes:
+    """12-byte digest of an observable key: 96 bits, so a collision is ~1e-11 at 1e9 keys."""
+    return hashlib.blake2b(key.encode(), digest_size=12).digest()
+
+
+def encode_record(record: IndicatorRecord, *, names: Names) -> bytes:
+    """Packed state form of a record (its key is the row key)."""
+    p = Packer(names=names)
+    p.uint(_FORMAT)
+    p.uint(record.version)
+    p.name(_join(record.flags))
+    p.name(_join(record.techniques))
+    p.uint(len(record.sources))
+    for s in record.sources:
+        _put_source(p, s)
+    p.uint(len(record.sightings))
+    for g in record.sightings:
+        _put_sighting(p, g)
+    return p.done()
+
+
+def decode_record(key: str, data: bytes, *, names: Names) -> IndicatorRecord:
+    """Inverse of encode_record."""
+    u = Unpacker(data, names=names)
+    if u.uint() != _FORMAT:
+        raise CorruptRow(f"merge row for {key} has an unknown format")
+    version = u.uint()
+    flags = _split(u.name())
+    techniques = _split(u.name())
+    sources = tuple(_get_source(u) for _ in range(u.uint()))
+    sightings = tuple(_get_sighting(u) for _ in range(u.uint()))
+    if not u.at_end():
+        raise CorruptRow(f"merge row for {key} has trailing bytes")
+    kind, _, value = key.partition("|")
+    return IndicatorRecord(
+        key=key,
+        kind=kind,
+        value=value,
+        flags=flags,
+        sources=sources,
+        sightings=sightings,
+        techniques=techniques,
+        version=version,
+    )
+
+
+def _put_source(p: Packer, s: SourceEntry) -> None:
+    flags = (_CONFIDENCE if s.confidence is not None else 0) | (
+        _DESCRIPTION if s.description else 0
+    )
+    if s.valid_from is not None:
+        flags |= _valid_from_flag(s.valid_from, s.version)
+    p.uint(flags)
+    p.stix_id(s.stix_id)
+    p.time(s.version)
+    # Who reported it, in one name: these four repeat together for every indicator.
+    p.name(_join((s.partner, s.country, repr(s.reliability), s.created_by or "")))
+    p.name(s.tlp)
+    p.name(_join(s.labels))
+    p.name(_join(s.kill_chain_phases))
+    if s.confidence is not None:
+        p.uint(s.confidence)
+    if flags & _VALID_FROM:
+        p.time(s.valid_from or "")
+    if s.description:
+        p.text(s.description)
+
+
+def _get_source(u: Unpacker) -> SourceEntry:
+    flags = u.uint()
+    stix_id = u.stix_id()
+    version = u.time()
+    partner, country, reliability, created_by = _reporter(u.name())
+    tlp = u.name()
+    labels = _split(u.name())
+    phases = _split(u.name())
+    confidence = u.uint() if flags & _CONFIDENCE else None
+    valid_from = _valid_from(u, flags, version)
+    description = u.text() if flags & _DESCRIPTION else ""
+    return SourceEntry(
+        stix_id,
+        version,
+        partner,
+        country,
+        tlp,
+        confidence,
+        reliability,
+        created_by,
+        valid_from,
+        labels,
+        phases,
+        description,
+    )
+
+
+def _valid_from_flag(valid_from: str, version: str) -> int:
+    if valid_from == version:
+        return _VALID_FROM_IS_VERSION
+    if len(version) > 20 and valid_from == version[:19] + "Z":
+        return _VALID_FROM_IS_VERSION_SECONDS
+    return _VALID_FROM
+
+
+def _valid_from(u: Unpacker, flags: int, version: str) -> str | None:
+    if flags & _VALID_FROM:
+        return u.time()
+    if flags & _VALID_FROM_IS_VERSION:
+        return version
+    if flags & _VALID_FROM_IS_VERSION_SECONDS:
+        return version[:19] + "Z"
+    return None
+
+
+def _put_sighting(p: Packer, g: SightingEntry) -> None:
+    p.uint(
+        (_FIRST_SEEN if g.first_seen is not None else 0)
+        | (_LAST_SEEN if g.last_seen is not None else 0)
+    )
+    p.stix_id(g.sighting_id)
+    p.time(g.version)
+    p.name(g.partner)
+    p.name(_join(g.countries))
+    p.uint(g.count)
+    if g.first_seen is not None:
+        p.time(g.first_seen)
+    if g.last_seen is not None:
+        p.time(g.last_seen)
+
+
+def _get_sighting(u: Unpacker) -> SightingEntry:
+    flags = u.uint()
+    return SightingEntry(
+        u.stix_id(),
+        u.time(),
+        u.name(),
+        _split(u.name()),
+        u.uint(),
+        u.time() if flags & _FIRST_SEEN else None,
+        u.time() if flags & _LAST_SEEN else None,
+    )
+
+
+def _join(parts: tuple[str, ...]) -> str:
+    awkward = parts == ("",) or (parts and parts[0].startswith(_JSON))
+    if awkward or any(_SEP in part for part in parts):
+        return _JSON + orjson.dumps(parts).decode()
+    return _SEP.join(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(joined: str) -> tuple[str, ...]:
+    if joined.startswith(_JSON):
+        return tuple(orjson.loads(joined[1:]))
+    return tuple(joined.split(_SEP)) if joined else ()
+
+
+@functools.lru_cache(maxsize=4096)
+def _reporter(joined: str) -> tuple[str, str, float, str | None]:
+    partner, country, reliability, created_by = _split(joined)
+    return partner, country, float(reliability), created_by or None

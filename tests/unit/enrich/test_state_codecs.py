@@ -1,0 +1,134 @@
+"""Merge and extract state rows: exact round trips, and small enough for the dedup budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from enrich.extract_codec import decode_sid, encode_sid
+from enrich.merge_codec import decode_record, encode_record, row_key
+from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
+from igsc.packing import CorruptRow
+
+
+class _Table:
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+
+    def id_of(self, value: str) -> int | None:
+        if value not in self.strings:
+            self.strings.append(value)
+        return self.strings.index(value)
+
+    def string(self, name_id: int) -> str:
+        return self.strings[name_id]
+
+
+_UUID = st.uuids().map(str)
+_TIME = st.one_of(
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    st.text(max_size=12),
+)
+_WORDS = st.lists(st.text(max_size=8), max_size=3).map(tuple)
+_SOURCE = st.builds(
+    SourceEntry,
+    stix_id=st.one_of(_UUID.map(lambda u: f"indicator--{u}"), st.text(max_size=20)),
+    version=_TIME,
+    partner=st.sampled_from(["cert-de", "cert-fr", "x\x1fy"]),
+    country=st.sampled_from(["DE", "FR"]),
+    tlp=st.sampled_from(["clear", "green", "amber", "amber+strict", "red"]),
+    confidence=st.one_of(st.none(), st.integers(0, 100)),
+    reliability=st.floats(0, 1),
+    created_by=st.one_of(st.none(), _UUID.map(lambda u: f"identity--{u}")),
+    valid_from=st.one_of(st.none(), _TIME),
+    labels=_WORDS,
+    kill_chain_phases=_WORDS,
+    description=st.text(max_size=40),
+)
+_SIGHTING = st.builds(
+    SightingEntry,
+    sighting_id=_UUID.map(lambda u: f"sighting--{u}"),
+    version=_TIME,
+    partner=st.sampled_from(["cert-de", "cert-nl"]),
+    countries=_WORDS,
+    count=st.integers(0, 10**9),
+    first_seen=st.one_of(st.none(), _TIME),
+    last_seen=st.one_of(st.none(), _TIME),
+)
+
+
+@settings(max_examples=300)
+@given(
+    value=st.text(min_size=1, max_size=60),
+    flags=_WORDS,
+    sources=st.lists(_SOURCE, max_size=4).map(tuple),
+    sightings=st.lists(_SIGHTING, max_size=3).map(tuple),
+    techniques=_WORDS,
+    version=st.integers(0, 10**6),
+)
+def test_merge_rows_round_trip_exactly(**fields: Any) -> None:
+    key = f"domain-name|{fields.pop('value')}"
+    kind, _, value = key.partition("|")
+    record = IndicatorRecord(key=key, kind=kind, value=value, **fields)
+    names = _Table()
+    assert decode_record(key, encode_record(record, names=names), names=names) == record
+
+
+def test_a_usual_one_source_record_packs_under_sixty_bytes() -> None:
+    source = SourceEntry(
+        "indicator--0b9c4b1e-7f8e-4b6e-9d1a-2f4e5d6c7b8a",
+        "2026-11-20T08:00:00.000Z",
+        "cert-de",
+        "DE",
+        "green",
+        85,
+        0.9,
+        "identity--5a1f1d0e-3f0e-4c59-9d5b-0f3c1a2b3c4d",
+        "2026-11-20T08:00:00Z",
+        ("malicious-activity",),
+        (),
+        "ind-123456",
+    )
+    key = "file:hashes.'SHA-256'|" + "ab" * 32
+    record = IndicatorRecord(key=key, kind="x", value="y", flags=(), sources=(source,), version=3)
+    packed = encode_record(record, names=_Table())
+    assert len(packed) + len(row_key(key)) < 60
+
+
+def test_row_keys_are_twelve_bytes_and_distinct() -> None:
+    keys = [f"ipv4-addr|10.0.{i // 256}.{i % 256}" for i in range(20000)]
+    rows = {row_key(k) for k in keys}
+    assert len(rows) == len(keys) and {len(r) for r in rows} == {12}
+
+
+def test_a_row_from_another_format_is_refused() -> None:
+    with pytest.raises(CorruptRow):
+        decode_record("ipv4-addr|1.2.3.4", b"\x07\x01", names=_Table())
+
+
+@given(
+    creator=st.one_of(st.none(), _UUID.map(lambda u: f"identity--{u}")),
+    partners=st.dictionaries(
+        st.sampled_from(["cert-de", "cert-fr", "cert-nl"]),
+        st.fixed_dictionaries(
+            {
+                "v": _TIME,
+                "k": st.lists(
+                    st.tuples(st.sampled_from(["ipv4-addr", "url"]), st.text(max_size=30)).map(
+                        "|".join
+                    ),
+                    max_size=4,
+                ),
+            }
+        ),
+        max_size=3,
+    ),
+)
+def test_extract_rows_round_trip_exactly(creator: str | None, partners: dict[str, Any]) -> None:
+    record = {"by": creator, "p": partners}
+    names = _Table()
+    assert decode_sid(encode_sid(record, names=names), names=names) == record
