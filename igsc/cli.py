@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from igsc.errors import ConfigError, IgscError
+from igsc.errors import ConfigError, IgscError, RejectedInput
 from igsc.settings import Settings, load_settings
 
 log = logging.getLogger("igsc")
@@ -76,6 +76,34 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0 if result.rejected == 0 else 1
 
 
+def cmd_lookup(args: argparse.Namespace) -> int:
+    """Print the indicator document of one observable as typed; 1 if none, 2 if unreadable."""
+    import orjson
+
+    from enrich.lookup import candidate_keys, lookup_observable
+    from igsc.tlp import TLP_BY_NAME
+    from igsc.wiring import build_index
+
+    try:
+        candidate_keys(text=args.text)  # refuse bad input before opening (or creating) an index
+    except RejectedInput as exc:
+        print(f"igsc: cannot look up {args.text!r}: {exc}", file=sys.stderr)
+        return 2
+    index = build_index(settings_from(args))
+    try:
+        result = lookup_observable(index=index, text=args.text, clearance=TLP_BY_NAME[args.tlp])
+    finally:
+        index.close()
+    if result.withheld:
+        print(f"igsc: {result.key} is marked above TLP:{args.tlp.upper()}", file=sys.stderr)
+        return 1
+    if result.document is None:
+        print(f"igsc: not found: {' or '.join(result.candidates)}", file=sys.stderr)
+        return 1
+    sys.stdout.write(orjson.dumps(result.document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Poll every partner once and drain every stage; non-zero if anything failed."""
     from igsc.pipeline_run import run_once
@@ -135,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("file")
     publish.add_argument("--partner", required=True, help="a configured partner id")
     publish.set_defaults(handler=cmd_publish)
+
+    lookup = sub.add_parser("lookup", help="print the indicator of an IP, domain, URL, hash...")
+    lookup.add_argument("text", help="the observable as written, or a kind|value key")
+    lookup.add_argument(
+        "--tlp",
+        choices=("clear", "green", "amber", "amber+strict", "red"),
+        default="green",
+        help="the reader's clearance: documents with a source marked above it are withheld",
+    )
+    lookup.set_defaults(handler=cmd_lookup)
 
     run = sub.add_parser("run", help="poll every partner and drain every stage")
     run.add_argument("--once", action="store_true", required=True, help="one pass, then exit")

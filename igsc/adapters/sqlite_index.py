@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -129,10 +130,16 @@ class SqliteIndex:
         return rows
 
     def get(self, *, schema: IndexSchema, doc_id: str) -> Mapping[str, Any] | None:
-        """The stored body, or None."""
+        """The stored body, or None (also when the index does not exist yet, as on ES)."""
         docs, _ = self._tables(schema)
         with self._lock:
-            row = self._conn.execute(f"SELECT body FROM {docs} WHERE id=?", (doc_id,)).fetchone()
+            try:
+                cursor = self._conn.execute(f"SELECT body FROM {docs} WHERE id=?", (doc_id,))
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                return None
+            row = cursor.fetchone()
         return orjson.loads(row[0]) if row else None
 
     def _where(self, schema: IndexSchema, query: SearchQuery) -> tuple[str, list[Any]]:

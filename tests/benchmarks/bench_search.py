@@ -9,8 +9,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from enrich.lookup import candidate_keys, lookup_observable
 from enrich.schema import INDICATORS
+from igsc.errors import RejectedInput
 from igsc.ports import Index, SearchQuery
+from igsc.tlp import Tlp
 
 KINDS = ("exact", "country_facets", "free_text")
 _WORDS = ("login", "secure", "update", "cdn", "mail", "phish", "bad", "example3.com")
@@ -38,17 +41,34 @@ def summary_ms(values: list[float]) -> dict[str, float]:
     }
 
 
+def typed_text(*, key: str) -> str:
+    """What an analyst types for a key: its value, or the key when the value implies no kind."""
+    value = key.partition("|")[2]
+    try:
+        return value if key in candidate_keys(text=value) else key
+    except RejectedInput:
+        return key
+
+
 class Workload:
     """Draws typical queries and times them, one at a time."""
 
     def __init__(self, *, index: Index, keys: list[str], countries: list[str], seed: int) -> None:
         self._index = index
         self._keys = keys
+        self._typed = [typed_text(key=k) for k in keys]
         self._countries = countries
         self._rng = random.Random(seed)
 
     def _exact(self) -> Any:
         # One lookup in ten is for an observable nobody reported.
+        text = self._rng.choice(self._typed)
+        if self._rng.random() < 0.1:
+            text = f"absent-{self._rng.getrandbits(40)}.example"
+        return lookup_observable(index=self._index, text=text, clearance=Tlp.RED)
+
+    def _exact_search(self) -> Any:
+        """The lookup as it was before enrich.lookup: a terms search on `key`, for comparison."""
         key = self._rng.choice(self._keys)
         if self._rng.random() < 0.1:
             key = f"domain-name|absent-{self._rng.getrandbits(40)}.example"
@@ -67,6 +87,7 @@ class Workload:
         """Seconds one query of this kind took."""
         run: Callable[[], Any] = {
             "exact": self._exact,
+            "exact_search": self._exact_search,
             "country_facets": self._country,
             "free_text": self._text,
         }[kind]
