@@ -13,7 +13,7 @@ import hashlib
 import orjson
 
 from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
-from igsc.packing import CorruptRow, Names, Packer, Unpacker
+from igsc.packing import CorruptRow, Names, Packer, Unpacker, stix_id_bytes, time_bytes
 
 MERGE_TABLE = "m"
 _FORMAT = 1
@@ -79,17 +79,17 @@ def _put_source(p: Packer, s: SourceEntry) -> None:
     if s.valid_from is not None:
         flags |= _valid_from_flag(s.valid_from, s.version)
     p.uint(flags)
-    p.stix_id(s.stix_id)
-    p.time(s.version)
+    p.raw(stix_id_bytes(s.stix_id))
+    p.raw(time_bytes(s.version))
     # Who reported it, in one name: these four repeat together for every indicator.
-    p.name(_join((s.partner, s.country, repr(s.reliability), s.created_by or "")))
+    p.name(_reporter_text(s.partner, s.country, s.reliability, s.created_by))
     p.name(s.tlp)
     p.name(_join(s.labels))
     p.name(_join(s.kill_chain_phases))
     if s.confidence is not None:
         p.uint(s.confidence)
     if flags & _VALID_FROM:
-        p.time(s.valid_from or "")
+        p.raw(time_bytes(s.valid_from or ""))
     if s.description:
         p.text(s.description)
 
@@ -168,6 +168,12 @@ def _get_sighting(u: Unpacker) -> SightingEntry:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _reporter_text(partner: str, country: str, reliability: float, created_by: str | None) -> str:
+    return _join((partner, country, repr(reliability), created_by or ""))
+
+
+@functools.lru_cache(maxsize=4096)
 def _join(parts: tuple[str, ...]) -> str:
     awkward = parts == ("",) or (parts and parts[0].startswith(_JSON))
     if awkward or any(_SEP in part for part in parts):

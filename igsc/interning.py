@@ -10,16 +10,18 @@ from __future__ import annotations
 import orjson
 
 from igsc.errors import TransientFailure
+from igsc.packing import NameTable
 from igsc.ports import State
 
 DEFAULT_LIMIT = 4096  # past this, names are written out in full: the table is one value
 _ATTEMPTS = 64
 
 
-class Interner:
+class Interner(NameTable):
     """Names ↔ ids for one table, shared by every worker through the State port."""
 
     def __init__(self, *, state: State, table: str, limit: int = DEFAULT_LIMIT) -> None:
+        super().__init__()
         self._state = state
         self._key = f"intern:{table}"
         self._limit = limit

@@ -12,7 +12,6 @@ import re
 from typing import Protocol
 
 _TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _EPOCH = 1_577_836_800  # 2020-01-01: recent times need 4 varint bytes, not 5
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # Append-only: a code, once written into a row, must keep meaning the same type.
@@ -40,18 +39,43 @@ STIX_TYPES = (
     "malware-analysis",
 )
 _TYPE_CODE = {t: i + 1 for i, t in enumerate(STIX_TYPES)}
+_TYPE_BYTE = {t: bytes((code,)) for t, code in _TYPE_CODE.items()}
+_SMALL = tuple(bytes((i,)) for i in range(0x80))
+_HEX = frozenset("0123456789abcdef-")
 
 
 class Names(Protocol):
     """Small ids for repeated strings (see igsc.interning.Interner)."""
 
-    def id_of(self, value: str) -> int | None:
-        """The id of value, or None when the table is full."""
+    def packed(self, value: str) -> bytes:
+        """value as Packer.name writes it: its id, or the text itself once the table is full."""
         ...
 
     def string(self, name_id: int) -> str:
         """The string of an id."""
         ...
+
+
+class NameTable:
+    """Base of Names tables: packs names through id_of, caching the bytes of interned ones."""
+
+    def __init__(self) -> None:
+        self._packed: dict[str, bytes] = {}
+
+    def id_of(self, value: str) -> int | None:
+        """The id of value, adding it if new; None once the table is full."""
+        raise NotImplementedError
+
+    def packed(self, value: str) -> bytes:
+        """See Names.packed; ids never change, so their bytes are cached."""
+        got = self._packed.get(value)
+        if got is None:
+            found = self.id_of(value)
+            if found is None:  # not cached: a full table would otherwise grow this cache
+                data = value.encode()
+                return b"\x00" + uint_bytes(len(data)) + data
+            got = self._packed[value] = uint_bytes(found + 1)
+        return got
 
 
 class CorruptRow(ValueError):
@@ -74,6 +98,9 @@ class Packer:
     def uint(self, value: int) -> None:
         """A non-negative integer, 7 bits a byte."""
         buf = self._buf
+        if value < 0x80:
+            buf.append(value)
+            return
         while value >= 0x80:
             buf.append((value & 0x7F) | 0x80)
             value >>= 7
@@ -87,12 +114,11 @@ class Packer:
 
     def name(self, value: str) -> None:
         """A repeated string: its interned id, or the text itself once the table is full."""
-        found = self._names.id_of(value)
-        if found is None:
-            self._buf.append(0)
-            self.text(value)
-        else:
-            self.uint(found + 1)
+        self._buf += self._names.packed(value)
+
+    def raw(self, data: bytes) -> None:
+        """Bytes packed elsewhere (e.g. cached)."""
+        self._buf += data
 
     def time(self, value: str) -> None:
         """A STIX timestamp: ~6 bytes in its usual form, exactly as written."""
@@ -177,7 +203,10 @@ class Unpacker:
         return self._pos == len(self._data)
 
 
-def _uint_bytes(value: int) -> bytes:
+def uint_bytes(value: int) -> bytes:
+    """Packer.uint's bytes for value."""
+    if value < 0x80:
+        return _SMALL[value]
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -191,13 +220,13 @@ def time_bytes(value: str) -> bytes:
     """Packed form of a timestamp; feeds repeat timestamps a lot, hence the cache."""
     found = _TIME.fullmatch(value)
     if found is None or not _valid(found):
-        return b"\x00" + _uint_bytes(len(value.encode())) + value.encode()
+        return b"\x00" + uint_bytes(len(value.encode())) + value.encode()
     y, mo, d, h, mi, s = (int(found[i]) for i in range(1, 7))
     fraction = found[7] or ""
     seconds = _days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - _EPOCH
     tag = 1 + 2 * len(fraction) + (seconds < 0)
-    out = _uint_bytes(tag) + _uint_bytes(abs(seconds))
-    return out + _uint_bytes(int(fraction)) if fraction else out
+    out = uint_bytes(tag) + uint_bytes(abs(seconds))
+    return out + uint_bytes(int(fraction)) if fraction else out
 
 
 def _valid(found: re.Match[str]) -> bool:
@@ -243,9 +272,19 @@ def _civil_from_days(z: int) -> tuple[int, int, int]:
 
 def stix_id_bytes(value: str) -> bytes:
     """Packed form of a STIX id (also a compact, exact row key)."""
-    kind, sep, uuid = value.partition("--")
-    code = _TYPE_CODE.get(kind)
-    if code is None or not sep or _UUID.fullmatch(uuid) is None:
+    kind, _, uuid = value.partition("--")
+    code = _TYPE_BYTE.get(kind)
+    # Canonical lowercase form only (checked without a regex: this runs per source per row).
+    if (
+        code is None
+        or len(uuid) != 36
+        or uuid[8] != "-"
+        or uuid[13] != "-"
+        or uuid[18] != "-"
+        or uuid[23] != "-"
+        or uuid.count("-") != 4
+        or not _HEX.issuperset(uuid)
+    ):
         data = value.encode()
-        return b"\x00" + _uint_bytes(len(data)) + data
-    return bytes((code,)) + bytes.fromhex(uuid.replace("-", ""))
+        return b"\x00" + uint_bytes(len(data)) + data
+    return code + bytes.fromhex(uuid.replace("-", ""))

@@ -31,6 +31,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from enrich.enrichers.settings import EnrichSettings
 from enrich.record import IndicatorRecord, SourceEntry, evolve
@@ -52,6 +53,9 @@ class ScoreFactors:
     sightings: float
 
 
+_SCORE_CACHE = 65_536
+
+
 class ScoreEnricher:
     """Sets record.score from confidence, reliability, spread and sightings."""
 
@@ -64,6 +68,7 @@ class ScoreEnricher:
         self._reliability_of = dict(reliability_of or {})
         w = settings.score_weights  # read once: this runs for every merged record
         self._weights = (w.confidence, w.reliability, w.partners, w.countries, w.sightings)
+        self._scores: dict[tuple[tuple[Any, ...], tuple[Any, ...]], float] = {}
 
     def _reliability(self, sources: tuple[SourceEntry, ...]) -> float:
         by_partner: dict[str, float] = {}
@@ -109,6 +114,20 @@ class ScoreEnricher:
 
     def score_of(self, *, record: IndicatorRecord) -> float:
         """The stored 0-100 score of this record (no decay)."""
+        # The score depends on these fields only, and their combinations repeat a lot
+        # (a handful of partners and confidence levels), so most records hit the cache.
+        signature = (
+            tuple([(s.partner, s.country, s.confidence, s.reliability) for s in record.sources]),
+            tuple([(g.partner, g.countries, g.count) for g in record.sightings]),
+        )
+        score = self._scores.get(signature)
+        if score is None:
+            if len(self._scores) >= _SCORE_CACHE:
+                self._scores.clear()
+            score = self._scores[signature] = self._compute(record)
+        return score
+
+    def _compute(self, record: IndicatorRecord) -> float:
         weighted = [w * f for w, f in zip(self._weights, self._factors(record), strict=True)]
         return round(min(max(100.0 * math.fsum(weighted), 0.0), 100.0), 2)
 

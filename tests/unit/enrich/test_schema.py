@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
-from enrich.schema import indicator_doc
+from enrich.schema import general_doc, indicator_doc
 
 
 def source(partner: str, country: str, **fields: object) -> SourceEntry:
@@ -87,3 +92,26 @@ def test_a_record_without_sources_is_inactive_and_red() -> None:
         None,
         None,
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tlp=st.sampled_from(["clear", "green", "amber", "amber+strict", "red", "mystery"]),
+    confidence=st.one_of(st.none(), st.integers(0, 100)),
+    labels=st.lists(st.sampled_from(["c2", "phishing", ""]), max_size=3).map(tuple),
+    description=st.sampled_from(["", "beacon"]),
+    valid_from=st.one_of(
+        st.none(), st.sampled_from(["", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00.5Z"])
+    ),
+)
+def test_the_one_source_shortcut_builds_the_general_document(**fields: Any) -> None:
+    record = IndicatorRecord(
+        key="ipv4-addr|198.51.100.1",
+        kind="ipv4-addr",
+        value="198.51.100.1",
+        flags=("x",),
+        sources=(source("cert-fr", "FR", **fields),),
+        score=41.23456,
+        version=3,
+    )
+    assert indicator_doc(record) == general_doc(record)

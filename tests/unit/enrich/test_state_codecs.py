@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from enrich.extract_codec import decode_sid, encode_sid
 from enrich.merge_codec import decode_record, encode_record, row_key
 from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
-from igsc.packing import CorruptRow
+from igsc.packing import CorruptRow, NameTable
 
 
-class _Table:
+class _Table(NameTable):
     def __init__(self) -> None:
+        super().__init__()
         self.strings: list[str] = []
 
     def id_of(self, value: str) -> int | None:

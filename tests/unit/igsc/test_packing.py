@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from igsc.packing import CorruptRow, Packer, Unpacker, stix_id_bytes, time_bytes
+from igsc.packing import CorruptRow, NameTable, Packer, Unpacker, stix_id_bytes, time_bytes
 
 
-class _Table:
+class _Table(NameTable):
     """An in-memory Names table, optionally full from the start."""
 
     def __init__(self, *, limit: int = 100) -> None:
+        super().__init__()
         self.strings: list[str] = []
         self.limit = limit
 

@@ -182,3 +182,43 @@ def test_last_seen_is_the_latest_instant_across_sources_and_sightings() -> None:
     )
     assert record_last_seen(record=rec) == "2026-10-02T23:45:00Z"
     assert record_last_seen(record=replace(rec, sources=(), sightings=())) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["cert-de", "cert-fr", "cert-nl"]),
+            st.sampled_from([None, 30, 95]),
+            st.sampled_from([0.4, 0.9]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(st.integers(0, 20), max_size=2),
+)
+def test_a_scorer_that_has_seen_other_records_scores_like_a_fresh_one(
+    reports: list[tuple[str, int | None, float]], sighting_counts: list[int]
+) -> None:
+    rec = base()
+    rec = replace(
+        rec,
+        sources=tuple(
+            source(partner=p, country=p[-2:].upper(), confidence=c, reliability=r)
+            for p, c, r in reports
+        ),
+        sightings=tuple(
+            sighting(partner=f"cert-{i}", count=n) for i, n in enumerate(sighting_counts)
+        ),
+    )
+    # Near misses: the same reports but one field off, each of which changes the score.
+    near = [
+        replace(rec, sources=tuple(replace(s, reliability=0.1) for s in rec.sources)),
+        replace(rec, sources=tuple(replace(s, confidence=10) for s in rec.sources)),
+        replace(rec, sources=tuple(replace(s, country="BE") for s in rec.sources)),
+        replace(rec, sightings=tuple(replace(g, count=g.count + 7) for g in rec.sightings)),
+    ]
+    warmed = ScoreEnricher(settings=EnrichSettings())
+    for other in near:
+        warmed.process(record=other)
+    assert score(rec, warmed) == score(rec, ScoreEnricher(settings=EnrichSettings()))
