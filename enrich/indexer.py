@@ -1,20 +1,45 @@
-"""Index stage: documents from the `indicators` topic into the Index port, in bulk."""
+"""Writing indicator documents to the Index port: merge does it inline; the index stage
+re-reads the `indicators` topic into an index (a rebuild, or a second index), in bulk."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 
 from enrich.schema import INDICATORS
 from igsc.errors import TransientFailure
 from igsc.ports import Index, IndexDoc, Message
-from igsc.records import rejection
+from igsc.records import Rejection, rejection
 from igsc.worker import StageOutput
 
 
+def upsert_documents(
+    *, index: Index, docs: Sequence[Mapping[str, Any]], stage: str
+) -> list[Rejection]:
+    """Bulk-upsert the newest document per key; refused ones come back as rejections.
+
+    Stale versions are no-ops; a 429 or an unavailable shard is TransientFailure (retry).
+    """
+    newest: dict[str, IndexDoc] = {}
+    for body in docs:
+        doc = IndexDoc(id=body["key"], version=int(body["version"]), body=body)
+        if doc.id not in newest or newest[doc.id].version < doc.version:
+            newest[doc.id] = doc
+    result = index.bulk_upsert(schema=INDICATORS, docs=list(newest.values()))
+    if any("429" in f.reason or "unavailable" in f.reason.lower() for f in result.failed):
+        raise TransientFailure(f"index refused {len(result.failed)} documents for now")
+    return [
+        rejection(
+            stage=stage, reason=f.reason, partner=None, stix_id=f.id, payload=newest[f.id].body
+        )
+        for f in result.failed
+    ]
+
+
 class IndexStage:
-    """indicators → Index; the bulk write is acknowledged before offsets move."""
+    """indicators topic → Index; the bulk write is acknowledged before offsets move."""
 
     name = "index"
 
@@ -24,24 +49,5 @@ class IndexStage:
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Bulk-upsert the newest document per key; stale versions are no-ops."""
-        newest: dict[str, IndexDoc] = {}
-        for m in messages:
-            body = orjson.loads(m.value)
-            doc = IndexDoc(id=body["key"], version=int(body["version"]), body=body)
-            if doc.id not in newest or newest[doc.id].version < doc.version:
-                newest[doc.id] = doc
-        result = self._index.bulk_upsert(schema=INDICATORS, docs=list(newest.values()))
-        if any("429" in f.reason or "unavailable" in f.reason.lower() for f in result.failed):
-            raise TransientFailure(f"index refused {len(result.failed)} documents for now")
-        return StageOutput(
-            rejected=[
-                rejection(
-                    stage=self.name,
-                    reason=f.reason,
-                    partner=None,
-                    stix_id=f.id,
-                    payload=newest[f.id].body,
-                )
-                for f in result.failed
-            ]
-        )
+        docs = [orjson.loads(m.value) for m in messages]
+        return StageOutput(rejected=upsert_documents(index=self._index, docs=docs, stage=self.name))

@@ -1,4 +1,8 @@
-"""Wires the enrich stages to the ports: extract → merge → index, each a StreamWorker."""
+"""Wires the enrich stages to the ports: extract → merge (which indexes), each a StreamWorker.
+
+The index stage is not part of the pipeline: it re-reads the indicators topic into an index,
+to rebuild one or to feed a second one (`igsc worker index`).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from igsc.settings import Settings
 from igsc.wiring import topic
 from igsc.worker import Stage, StreamWorker
 
-STAGES = ("extract", "merge", "index")
+STAGES = ("extract", "merge")
+ALL_STAGES = (*STAGES, "index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +47,13 @@ def build_stage(
     if name == "merge":
         return MergeStage(
             state=ports.state,
+            index=ports.index,
             indicators_topic=topic(settings, INDICATORS_TOPIC),
             enrichers=enrichers,
         )
     if name == "index":
         return IndexStage(index=ports.index)
-    raise ValueError(f"unknown stage {name!r}; expected one of {', '.join(STAGES)}")
+    raise ValueError(f"unknown stage {name!r}; expected one of {', '.join(ALL_STAGES)}")
 
 
 _INPUT = {"extract": RAW_TOPIC, "merge": OBSERVATIONS_TOPIC, "index": INDICATORS_TOPIC}

@@ -186,7 +186,12 @@ def _parser() -> argparse.ArgumentParser:
     hashing.set_defaults(handler=cmd_hash_password)
 
     worker = sub.add_parser("worker", help="run one pipeline stage until stopped")
-    worker.add_argument("stage", choices=("extract", "merge", "index"))
+    worker.add_argument(
+        "stage",
+        choices=("extract", "merge", "index"),
+        help="extract and merge are the pipeline (merge indexes); index rebuilds an index "
+        "from the indicators topic",
+    )
     worker.set_defaults(handler=cmd_worker)
     return parser
 

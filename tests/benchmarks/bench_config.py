@@ -36,7 +36,7 @@ class BenchConfig:
         n = int(env.get("BENCH_INDICATORS", "20000" if quick else "1000000"))
         # Two per stage was 15-30% faster than one in 100k-indicator development runs on 2
         # cores, though within run-to-run noise; the layout phase re-measures it every full run.
-        workers = {"extract": 2, "merge": 2, "index": 2}
+        workers = {"extract": 2, "merge": 2}
         for part in filter(None, env.get("BENCH_WORKERS", "").split(",")):
             stage, _, count = part.partition("=")
             workers[stage.strip()] = int(count)

@@ -23,7 +23,7 @@ from tests.benchmarks.bench_probe import Probe
 from tests.benchmarks.bench_procs import ProcessSet, write_config
 from tests.benchmarks.bench_profile import start_profile, summarise
 
-STAGES = ("extract", "merge", "index")
+STAGES = ("extract", "merge")  # merge writes the index itself
 Log = Callable[[str], None]
 
 
@@ -128,8 +128,7 @@ def _start_workers(plan: E2EPlan, procs: ProcessSet, config: Path) -> list[str]:
     names = []
     for i in range(max(plan.workers.values())):
         if i:
-            # Two index workers starting together race in ElasticsearchIndex.ensure (both see
-            # no index, the second create fails with resource_already_exists): stagger them.
+            # Workers starting together all create the index and topics at once: stagger them.
             time.sleep(3)
         for stage in STAGES:
             if i < plan.workers.get(stage, 1):

@@ -268,7 +268,7 @@ def phase_layout(run: Run, procs: ProcessSet) -> None:
         cache=cfg.out / "cache",
     )  # fmt: skip
     rows = []
-    for i, workers in enumerate(({"extract": 1, "merge": 1, "index": 1}, cfg.workers)):
+    for i, workers in enumerate(({"extract": 1, "merge": 1}, cfg.workers)):
         ns = f"bench{run.stamp.replace('-', '')}l{i}"
         probe = RealProbe(kafka=KAFKA, es_url=ES, namespace=ns)
         plan = E2EPlan(

@@ -107,7 +107,7 @@ def test_sigkill_mid_batch_then_restart_gives_the_reference_index(
     )
     publish_corpus(real)
     log = tmp_path / "workers.log"
-    workers = {s: start_worker(config, s, log) for s in ("extract", "merge", "index")}
+    workers = {s: start_worker(config, s, log) for s in ("extract", "merge")}
     ports = open_ports(real)
     try:
         ports.index.ensure(schema=INDICATORS)
