@@ -115,7 +115,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Run one enrich stage forever (until SIGINT/SIGTERM)."""
     from igsc.pipeline_run import run_worker
 
-    return run_worker(settings=settings_from(args), stage=args.stage)
+    settings = settings_from(args)
+    if args.nice:
+        # Batch work yields the CPU to interactive reads (searches, lookups) on shared hosts.
+        os.nice(args.nice)
+    return run_worker(settings=settings, stage=args.stage)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -191,6 +195,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=("extract", "merge", "index"),
         help="extract and merge are the pipeline (merge indexes); index rebuilds an index "
         "from the indicators topic",
+    )
+    worker.add_argument(
+        "--nice",
+        type=int,
+        choices=range(20),
+        default=0,
+        metavar="0-19",
+        help="lower this worker's CPU priority, e.g. 10 when Elasticsearch shares the host",
     )
     worker.set_defaults(handler=cmd_worker)
     return parser

@@ -24,6 +24,7 @@ class BenchConfig:
     latency_s: float
     taxii_workers: int
     workers: dict[str, int]
+    worker_nice: int
     profile_s: int
     phases: frozenset[str]
     out: Path
@@ -52,6 +53,9 @@ class BenchConfig:
             latency_s=float(env.get("BENCH_LATENCY_S", "15" if quick else "60")),
             taxii_workers=int(env.get("BENCH_TAXII_WORKERS", "1")),
             workers=workers,
+            # Workers and poller at nice 10, as README advises when they share a host with
+            # Elasticsearch: analyst queries keep their latency while ingestion runs.
+            worker_nice=int(env.get("BENCH_WORKER_NICE", "10")),
             profile_s=int(env.get("BENCH_PROFILE_S", "5" if quick else "30")),
             phases=frozenset(
                 env.get("BENCH_PHASES", _PHASES if quick else _PHASES + ",layout").split(",")

@@ -40,6 +40,7 @@ class E2EPlan:
     stall_s: float = 120.0
     profile_s: int = 0
     partner_extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> fields
+    nice: int = 0  # CPU priority of workers and poller (searches keep theirs)
 
 
 @dataclass
@@ -107,7 +108,10 @@ def run_e2e(*, plan: E2EPlan, procs: ProcessSet, probe: Probe, log: Log) -> E2ER
         poll_out = plan.out / f"{plan.mode}-poll.json"
         procs.start(
             name=f"{plan.mode}-poller",
-            argv=[sys.executable, "-m", "tests.benchmarks.bench_poll", str(config), str(poll_out)],
+            argv=[
+                *(("nice", "-n", str(plan.nice)) if plan.nice else ()),
+                *(sys.executable, "-m", "tests.benchmarks.bench_poll", str(config), str(poll_out)),
+            ],
         )
         log(f"[{plan.mode}] poller started; waiting for {plan.corpus.expected_keys} documents")
         done_at = _watch(plan, procs, probe, names, result, log, feeds)
@@ -133,7 +137,7 @@ def _start_workers(plan: E2EPlan, procs: ProcessSet, config: Path) -> list[str]:
         for stage in STAGES:
             if i < plan.workers.get(stage, 1):
                 name = f"{plan.mode}-{stage}-{i + 1}"
-                procs.start_worker(name=name, config=config, stage=stage)
+                procs.start_worker(name=name, config=config, stage=stage, nice=plan.nice)
                 names.append(name)
     return names
 

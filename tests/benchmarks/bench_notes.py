@@ -60,8 +60,10 @@ def notes(*, results: dict[str, Any], workers: dict[str, int]) -> list[str]:
         "second half only, so the JSON splits latency into halves without and with it."
     )
     out.append(
-        "Search: through the Index port (ElasticsearchIndex); exact = terms on `key` (10% "
-        "absent keys); country = terms on `countries` + a `kind` facet (two requests); "
+        "Search: through the Index port (ElasticsearchIndex); exact = an analyst lookup "
+        "(`enrich.lookup.lookup_observable`: the value as typed, canonicalised, one GET by "
+        "key; 10% absent observables); country = terms on `countries` + a `kind` facet (two "
+        "requests); "
         "free text = simple_query_string on the text fields. 'While ingesting' runs during "
         "the second half of the latency phase, one query every 50 ms."
     )
@@ -79,6 +81,13 @@ def notes(*, results: dict[str, Any], workers: dict[str, int]) -> list[str]:
             f"(one page of a whole collection: {_scaling(r)}), so on the baseline sample its "
             "GET is bounded by BENCH_TAXII_BUDGET_S; when no page came back in that time the "
             "table shows the upper bound (one page per budget)."
+        )
+    nice = (r.get("config") or {}).get("worker_nice")
+    if nice:
+        out.append(
+            f"Pipeline workers and the poller ran at nice {nice} (`igsc worker --nice`), as "
+            "the README advises when they share a host with Elasticsearch; the TAXII server, "
+            "Elasticsearch, Kafka and Redis ran at normal priority."
         )
     out.append(f"Dedup state: {(r.get('dedup') or {}).get('method', 'not measured')}.")
     return out

@@ -141,10 +141,12 @@ class ProcessSet:
             self.sampler.watch(name=name, pid=proc.pid)
         return proc
 
-    def start_worker(self, *, name: str, config: Path, stage: str) -> subprocess.Popen[bytes]:
-        """`igsc --config F worker STAGE` as a child."""
+    def start_worker(
+        self, *, name: str, config: Path, stage: str, nice: int = 0
+    ) -> subprocess.Popen[bytes]:
+        """`igsc --config F worker STAGE --nice N` as a child."""
         argv = [sys.executable, "-m", "igsc.cli", "--config", str(config), "worker", stage]
-        return self.start(name=name, argv=argv)
+        return self.start(name=name, argv=[*argv, "--nice", str(nice)])
 
     def log_of(self, name: str) -> str:
         """The last 3,000 characters a child wrote."""

@@ -120,6 +120,7 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
             corpus=corpus,
             base_config=run.base_config(namespace=ns, real=True, home=run.dir / "real-home"),
             workers=cfg.workers,
+            nice=cfg.worker_nice,
             out=run.dir,
             timeout_s=max(300.0, corpus.indicators / 250),
             profile_s=cfg.profile_s,
@@ -236,6 +237,7 @@ def phase_embedded(run: Run, procs: ProcessSet) -> None:
         corpus=corpus,
         base_config=run.base_config(namespace=ns, real=False, home=home),
         workers=cfg.workers,
+        nice=cfg.worker_nice,
         out=run.dir,
         timeout_s=max(300.0, corpus.indicators / 100),
     )
@@ -276,6 +278,7 @@ def phase_layout(run: Run, procs: ProcessSet) -> None:
             corpus=corpus,
             base_config=run.base_config(namespace=ns, real=True, home=run.dir / f"layout{i}"),
             workers=workers,
+            nice=cfg.worker_nice,
             out=run.dir,
             timeout_s=max(300.0, corpus.indicators / 250),
         )
