@@ -137,7 +137,11 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
         run.results["dedup"] = dedup_state(
             redis_url=REDIS, namespace=ns, unique=corpus.expected_keys, seed=cfg.seed
         )
-        run.log(f"[real] dedup state: {run.results['dedup']['all_state_bytes_per_observable']} B")
+        dedup = run.results["dedup"]
+        run.log(
+            f"[real] dedup state: {dedup['merge_bytes_per_observable']} B per observable, "
+            f"all state {dedup['all_state_bytes_per_observable']} B"
+        )
         workload = _workload(run, corpus)
         run.results["search_idle"] = run_idle(workload=workload, per_kind=60 if cfg.quick else 300)
         run.log(f"[real] search idle: {run.results['search_idle']}")
