@@ -10,10 +10,12 @@ documentation, reserved and multicast addresses get no facts at all.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import ipaddress
 import os
 import re
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -141,8 +143,42 @@ class BundledSource:
         return GeoFacts(country=_iso2(detail.country_code), as_org=org)
 
 
+def _not_global_v4() -> tuple[list[int], list[int]]:
+    """Sorted starts and ends of the IPv4 ranges ipaddress calls non-global or multicast."""
+    constants = getattr(ipaddress.IPv4Address, "_constants", None)
+    networks = [
+        *getattr(constants, "_private_networks", ()),
+        getattr(constants, "_public_network", None),  # 100.64.0.0/10, despite the name
+        ipaddress.IPv4Network("224.0.0.0/4"),
+    ]
+    spans = sorted(
+        (int(n.network_address), int(n.broadcast_address)) for n in networks if n is not None
+    )
+    return [a for a, _ in spans], [b for _, b in spans]
+
+
+_V4_STARTS, _V4_ENDS = _not_global_v4()
+
+
+def _plain_ipv4(value: str) -> str | bool | None:
+    """lookup_address for canonical dotted-quad text in C calls; False when it is not one."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, value)
+    except OSError:
+        return False
+    if socket.inet_ntoa(packed) != value:
+        return False  # not canonical (e.g. leading zeros): leave it to ipaddress
+    number = int.from_bytes(packed, "big")
+    i = bisect.bisect_right(_V4_STARTS, number) - 1
+    return None if i >= 0 and number <= _V4_ENDS[i] else value
+
+
 def lookup_address(value: str) -> str | None:
     """The address to look up for an IP or CIDR value, or None when it has no public facts."""
+    if _V4_STARTS and "/" not in value and ":" not in value:
+        fast = _plain_ipv4(value)
+        if fast is not False:
+            return fast if isinstance(fast, str) else None
     try:
         if "/" in value:
             address = ipaddress.ip_network(value, strict=False).network_address

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
 import re
 import time
 from datetime import UTC, datetime
@@ -190,3 +192,27 @@ def test_ipinfo_lite_layout_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_a_missing_mmdb_file_is_refused_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="geoip_asn_mmdb"):
         EnrichSettings(geoip_asn_mmdb=tmp_path / "GeoLite2-ASN.mmdb")
+
+
+def _by_ipaddress(value: str) -> str | None:
+    address = ipaddress.ip_address(value)
+    return None if not address.is_global or address.is_multicast else str(address)
+
+
+def test_the_ipv4_shortcut_agrees_with_ipaddress_at_every_range_edge_and_at_random() -> None:
+    rng = random.Random(7)
+    edges = [
+        int(ipaddress.ip_network(net).network_address) + delta
+        for net in (
+            "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+            "172.16.0.0/12", "192.0.0.0/29", "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16",
+            "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        )
+        for delta in (-1, 0, 1, 255, 256)
+    ]  # fmt: skip
+    numbers = [n for n in edges if 0 <= n < 2**32] + [rng.getrandbits(32) for _ in range(20000)]
+    for number in numbers:
+        text = str(ipaddress.IPv4Address(number))
+        assert lookup_address(text) == _by_ipaddress(text), text
+    assert lookup_address("255.255.255.255") is None
+    assert lookup_address("8.8.8.8") == "8.8.8.8"
