@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from igsc.records import Envelope
 from igsc.stix import SCO_TYPES, check_object
 from igsc.tlp import Tlp, object_tlp
 from ingest.server.access import Target
-from ingest.server.clock import DateAddedClock
+from ingest.server.clock import DateAddedClock, Reservation
 from ingest.server.errors import TaxiiError
 from ingest.server.status import StatusStore
 from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
@@ -25,6 +26,11 @@ from ingest.server.timestamps import format_us, version_key
 from ingest.server.visibility import default_tlp, visible_to
 
 log = logging.getLogger(__name__)
+
+# Threads that search, encode and refresh while the request thread builds, stores and
+# publishes: up to three per request in flight (tasks never wait on each other, so a full
+# pool only queues).
+_WORKERS = 96
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,7 @@ class Submission:
 class _Valid:
     obj: dict[str, Any]
     version: str | None  # None: immutable object, its version is its date_added
+    slot: str  # version_key of version, "-" for an immutable object
     level: Tlp
     doc_id: str
 
@@ -98,6 +105,46 @@ def _version_of(obj: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_Details = list[dict[str, str]]
+_Landed = tuple[_Details, _Details, _Details, "Future[None] | None"]
+_Record = tuple[bytes, bytes]
+_Stored = tuple[
+    dict[str, tuple[str, str]],
+    dict[str, str],
+    "Future[None] | None",
+    "Future[dict[str, _Record]] | None",
+]
+
+
+def _records(
+    submission: Submission, landed: Sequence[_Valid], stored: dict[str, tuple[str, str]]
+) -> dict[str, _Record]:
+    """Raw-topic records by doc id: each object as a push envelope, keyed by its STIX id."""
+    partner, collection = submission.partner, submission.target.collection.id
+    return {
+        v.doc_id: (
+            str(v.obj["id"]).encode(),
+            Envelope(
+                partner=partner.id,
+                country=partner.country,
+                collection=collection,
+                date_added=stored[v.doc_id][1],
+                received_at=submission.received_at,
+                tlp=v.level.label,
+                via="push",
+                object=v.obj,
+            ).to_bytes(),
+        )
+        for v in landed
+    }
+
+
+def _join(refreshed: Future[None] | None) -> None:
+    """Wait for a refresh started by AddObjects._store; its error, if any, is the request's."""
+    if refreshed is not None:
+        refreshed.result()
+
+
 class AddObjects:
     """Stage: one submission in, one status resource out (also kept for GET status)."""
 
@@ -111,12 +158,13 @@ class AddObjects:
         raw_topic: str,
         strict_bundles: bool,
     ) -> None:
-        self._store = store
+        self._versions = store
         self._clock = clock
         self._stream = stream
         self._statuses = statuses
         self._topic = raw_topic
         self._strict = strict_bundles
+        self._workers = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="taxii-add")
 
     def process(self, *, submission: Submission) -> dict[str, Any]:
         """Land the valid objects, publish them, and return the saved status resource."""
@@ -126,8 +174,20 @@ class AddObjects:
             message = f"not added: strict_bundles is on and {len(failures)} object(s) are invalid"
             failures += [_detail(v.obj["id"], v.version, message) for v in valid]
             valid = []
-        successes, pendings, landed = self._land(submission, valid)
-        failures += landed
+        successes, pendings, landed, refreshed = self._land(submission, valid)
+        try:
+            return self._save_status(submission, successes, pendings, failures + landed)
+        finally:
+            # The 202 goes out only once what it reports is also searchable.
+            _join(refreshed)
+
+    def _save_status(
+        self,
+        submission: Submission,
+        successes: _Details,
+        pendings: _Details,
+        failures: _Details,
+    ) -> dict[str, Any]:
         status = {
             "id": str(uuid.uuid4()),
             "status": "pending" if pendings else "complete",
@@ -169,27 +229,24 @@ class AddObjects:
                 publisher=publisher.id,
             )
             level = object_tlp(obj, default=default_tlp(publisher))
-            valid.append(_Valid(obj=obj, version=version, level=level, doc_id=ident))
+            valid.append(_Valid(obj=obj, version=version, slot=slot, level=level, doc_id=ident))
         return valid, failures
 
-    def _land(
-        self, submission: Submission, valid: Sequence[_Valid]
-    ) -> tuple[list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]:
-        """Store, then publish; returns (successes, pendings, failures)."""
+    def _land(self, submission: Submission, valid: Sequence[_Valid]) -> _Landed:
+        """Store, then publish; (successes, pendings, failures, refresh still running)."""
         first: dict[str, _Valid] = {}
         for v in valid:
             first.setdefault(v.doc_id, v)  # the same object twice in one envelope lands once
         unique = list(first.values())
-        existing = self._store.live_by_id(doc_ids=[v.doc_id for v in unique])
-        fresh = [v for v in unique if v.doc_id not in existing]
-        stored: dict[str, tuple[str, str]] = {  # doc id -> (version, date_added)
-            i: (str(h["version"]), str(h["date_added"])) for i, h in existing.items()
-        }
-        failed: dict[str, str] = {}
-        if fresh:
-            stored_now, failed = self._store_fresh(submission, fresh)
-            stored.update(stored_now)
-        published = self._publish(submission, [v for v in unique if v.doc_id in stored], stored)
+        stored, failed, refreshed, encoded = self._store(submission, unique)
+        try:
+            # Only what the store accepted is published; the refresh that makes it readable
+            # runs meanwhile (it decides nothing the status reports).
+            landed = [v for v in unique if v.doc_id in stored]
+            published = self._publish(submission, landed, stored, encoded)
+        except BaseException:
+            _join(refreshed)
+            raise
         successes, pendings, failures = [], [], []
         for v in valid:
             if v.doc_id in failed:
@@ -204,85 +261,112 @@ class AddObjects:
                         "stored but not yet forwarded; send the envelope again to complete",
                     )
                 )
-        return successes, pendings, failures
+        return successes, pendings, failures, refreshed
 
-    def _store_fresh(
-        self, submission: Submission, fresh: Sequence[_Valid]
-    ) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    def _store(self, submission: Submission, unique: Sequence[_Valid]) -> _Stored:
+        """Land what is not stored yet; doc id -> (version, date_added) of everything stored,
+        refusals, and futures: the refresh (then release of the date_added block) and the
+        raw-topic records, encoded while the store works."""
+        if not unique:
+            return {}, {}, None, None
+        # The dedup search runs while a date_added block is reserved and the documents are
+        # built; an object found already stored keeps its date_added (a gap in the block).
+        searched = self._workers.submit(
+            self._versions.live_by_id, doc_ids=[v.doc_id for v in unique]
+        )
         target = submission.target
         scope = f"{target.root.id}:{target.collection.id}"
-        reservation = self._clock.reserve(scope=scope, count=len(fresh))
+        reservation = self._clock.reserve(scope=scope, count=len(unique))
         try:
-            docs, stored = [], {}
-            for offset, v in enumerate(fresh):
-                micros = reservation.start + offset
-                added = format_us(micros)
-                version = v.version or added
-                stored[v.doc_id] = (version, added)
-                docs.append(
-                    IndexDoc(
-                        id=v.doc_id,
-                        version=micros,
-                        body=self._body(submission, v, version=version, date_added=added),
-                    )
-                )
-            result = self._store.write(docs=docs)
+            docs, stamped = _Bodies(submission).docs(objects=unique, start=reservation.start)
+            existing = searched.result()
+            stored = {i: (str(h["version"]), str(h["date_added"])) for i, h in existing.items()}
+            fresh = [v for v in unique if v.doc_id not in existing]
+            if not fresh:
+                self._clock.release(reservation=reservation)
+                return stored, {}, None, None
+            stamped = {v.doc_id: stamped[v.doc_id] for v in fresh}
+            encoded = self._workers.submit(_records, submission, fresh, stamped)
+            result = self._versions.land(docs=[d for d in docs if d.id in stamped])
+            refreshed = self._workers.submit(self._refresh_then_release, reservation)
+        except BaseException:
+            self._clock.release(reservation=reservation)
+            raise
+        failed = {f.id: f"not stored: {f.reason}" for f in result.failed}
+        stored.update({k: val for k, val in stamped.items() if k not in failed})
+        return stored, failed, refreshed, encoded
+
+    def _refresh_then_release(self, reservation: Reservation) -> None:
+        # Readers may pass the reservation only once its documents are searchable.
+        try:
+            self._versions.refresh()
         finally:
             self._clock.release(reservation=reservation)
-        failed = {f.id: f"not stored: {f.reason}" for f in result.failed}
-        return {k: val for k, val in stored.items() if k not in failed}, failed
-
-    @staticmethod
-    def _body(
-        submission: Submission, v: _Valid, *, version: str, date_added: str
-    ) -> dict[str, Any]:
-        obj = v.obj
-        return {
-            "api_root": submission.target.root.id,
-            "collection": submission.target.collection.id,
-            "stix_id": obj["id"],
-            "type": obj["type"],
-            "spec_version": str(obj.get("spec_version", "2.1")),
-            "publisher": submission.partner.id,
-            "tlp": v.level.label,
-            "visible_to": visible_to(publisher=submission.partner.id, level=v.level),
-            "version_key": version_key(version),
-            "date_added": date_added,
-            "state": LIVE,
-            "scope": scope_of(
-                api_root=submission.target.root.id,
-                collection=submission.target.collection.id,
-                state=LIVE,
-            ),
-            "version": version,
-            "object": obj,
-        }
 
     def _publish(
-        self, submission: Submission, landed: Sequence[_Valid], stored: dict[str, tuple[str, str]]
+        self,
+        submission: Submission,
+        landed: Sequence[_Valid],
+        stored: dict[str, tuple[str, str]],
+        encoded: Future[dict[str, _Record]] | None,
     ) -> bool:
         if not landed:
             return True
-        partner = submission.partner
-        records = [
-            (
-                str(v.obj["id"]).encode(),
-                Envelope(
-                    partner=partner.id,
-                    country=partner.country,
-                    collection=submission.target.collection.id,
-                    date_added=stored[v.doc_id][1],
-                    received_at=submission.received_at,
-                    tlp=v.level.label,
-                    via="push",
-                    object=v.obj,
-                ).to_bytes(),
-            )
-            for v in landed
-        ]
+        ready = encoded.result() if encoded is not None else {}
+        missing = [v for v in landed if v.doc_id not in ready]  # already stored before
+        ready = {**ready, **_records(submission, missing, stored)} if missing else ready
+        records = [ready[v.doc_id] for v in landed]
         try:
             self._stream.publish(topic=self._topic, records=records)
         except TransientFailure as exc:
             log.warning("stored %d objects but could not publish them: %s", len(records), exc)
             return False
         return True
+
+
+class _Bodies:
+    """Index documents of one submission; what every object shares is computed once."""
+
+    def __init__(self, submission: Submission) -> None:
+        target, publisher = submission.target, submission.partner.id
+        self._shared = {
+            "api_root": target.root.id,
+            "collection": target.collection.id,
+            "publisher": publisher,
+            "state": LIVE,
+            "scope": scope_of(api_root=target.root.id, collection=target.collection.id, state=LIVE),
+        }
+        self._publisher = publisher
+        self._visible: dict[Tlp, list[str]] = {}
+
+    def docs(
+        self, *, objects: Sequence[_Valid], start: int
+    ) -> tuple[list[IndexDoc], dict[str, tuple[str, str]]]:
+        """Documents dated start, start + 1, ...; and doc id -> (version, date_added)."""
+        docs, stored = [], {}
+        for offset, v in enumerate(objects):
+            micros = start + offset
+            added = format_us(micros)
+            version = v.version or added
+            stored[v.doc_id] = (version, added)
+            docs.append(IndexDoc(id=v.doc_id, version=micros, body=self._body(v, version, added)))
+        return docs, stored
+
+    def _body(self, v: _Valid, version: str, date_added: str) -> dict[str, Any]:
+        obj = v.obj
+        visible = self._visible.get(v.level)
+        if visible is None:
+            visible = visible_to(publisher=self._publisher, level=v.level)
+            self._visible[v.level] = visible
+        return {
+            **self._shared,
+            "stix_id": obj["id"],
+            "type": obj["type"],
+            "spec_version": str(obj.get("spec_version", "2.1")),
+            "tlp": v.level.label,
+            "visible_to": list(visible),
+            "version_key": v.slot if v.version else version_key(version),
+            "date_added": date_added,
+            "version": version,
+            "object": obj,
+        }

@@ -141,9 +141,19 @@ class VersionStore:
         """Upsert and make the documents searchable before returning."""
         if not docs:
             return BulkResult()
-        result = self._index.bulk_upsert(schema=SCHEMA, docs=docs)
-        self._index.refresh(schema=SCHEMA)
+        result = self.land(docs=docs)
+        self.refresh()
         return result
+
+    def land(self, *, docs: Sequence[IndexDoc]) -> BulkResult:
+        """Upsert durably; the documents are searchable only after refresh()."""
+        if not docs:
+            return BulkResult()
+        return self._index.bulk_upsert(schema=SCHEMA, docs=docs)
+
+    def refresh(self) -> None:
+        """Make everything landed so far searchable."""
+        self._index.refresh(schema=SCHEMA)
 
     def tombstone(self, *, hits: Sequence[Hit], first_version: int) -> BulkResult:
         """Mark documents deleted; versions first_version, first_version + 1, ..."""

@@ -20,9 +20,7 @@ PARTITIONS = 4
 @pytest.fixture(params=["sqlite", "kafka"])
 def stream(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stream]:
     if request.param == "kafka":
-        made: Stream = KafkaStream(
-            url=f"kafka://{require_service('kafka')}", partitions=PARTITIONS
-        )
+        made: Stream = KafkaStream(url=f"kafka://{require_service('kafka')}", partitions=PARTITIONS)
     else:
         made = SqliteStream(path=tmp_path / "stream.db", partitions=PARTITIONS)
     yield made
@@ -151,5 +149,3 @@ def test_binary_keys_and_values_round_trip(stream: Stream, unique: str) -> None:
     [message] = drain(consumer, want=1)
     consumer.close()
     assert (message.key, message.value) == (b"\x00\xffkey", payload)
-
-

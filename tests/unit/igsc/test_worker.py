@@ -34,9 +34,16 @@ class Upper:
 
 
 def _worker(stream: SqliteStream, stage: Upper) -> StreamWorker:
-    return StreamWorker(stream=stream, group="g", topics=["in"], stage=stage,
-                        rejected_topic="rejected", batch_size=100, poll_timeout_s=0.05,
-                        backoff=Backoff(base_s=0.001, cap_s=0.01))
+    return StreamWorker(
+        stream=stream,
+        group="g",
+        topics=["in"],
+        stage=stage,
+        rejected_topic="rejected",
+        batch_size=100,
+        poll_timeout_s=0.05,
+        backoff=Backoff(base_s=0.001, cap_s=0.01),
+    )
 
 
 def _read_all(stream: SqliteStream, topic: str) -> list[bytes]:

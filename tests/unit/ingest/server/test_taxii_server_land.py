@@ -1,0 +1,110 @@
+"""Add Objects when the store misbehaves: refused documents, a failed refresh, bad dates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from taxii_server_fixtures import TAXII, Server, indicator, make_server
+
+from igsc.errors import ServiceUnavailable
+from igsc.ports import BulkFailure, BulkResult, IndexDoc, IndexSchema
+from igsc.records import RAW_TOPIC, Envelope
+from igsc.wiring import build_index, build_state, build_stream, topic
+from ingest.server.app import create_app
+
+
+class _FlakyIndex:
+    """An Index that refuses documents whose body names a given STIX id, or fails refreshes."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.refuse: set[str] = set()
+        self.refresh_failures = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def bulk_upsert(self, *, schema: IndexSchema, docs: Sequence[IndexDoc]) -> BulkResult:
+        kept = [d for d in docs if d.body.get("stix_id") not in self.refuse]
+        refused = tuple(
+            BulkFailure(d.id, "mapper_parsing_exception: no") for d in docs if d not in kept
+        )
+        result: BulkResult = self._inner.bulk_upsert(schema=schema, docs=kept)
+        return BulkResult(written=result.written, stale=result.stale, failed=refused)
+
+    def refresh(self, *, schema: IndexSchema) -> None:
+        if self.refresh_failures:
+            self.refresh_failures -= 1
+            raise ServiceUnavailable("index unreachable")
+        self._inner.refresh(schema=schema)
+
+
+def _server(home: Path) -> tuple[Server, _FlakyIndex, TestClient]:
+    made = make_server(home)
+    flaky = _FlakyIndex(build_index(made.settings))
+    app = create_app(
+        settings=made.settings,
+        stream=build_stream(made.settings),
+        index=flaky,
+        state=build_state(made.settings),
+    )
+    return made, flaky, TestClient(app, raise_server_exceptions=False)
+
+
+def _post(made: Server, client: TestClient, objects: list[dict[str, Any]]) -> Any:
+    return client.post(
+        made.objects_url(),
+        headers=made.headers("alpha", **{"Content-Type": TAXII}),
+        json={"objects": objects},
+    )
+
+
+def _raw_ids(server: Server) -> list[str]:
+    consumer = server.stream.consumer(group="land-test", topics=[topic(server.settings, RAW_TOPIC)])
+    ids = []
+    while batch := consumer.poll(max_records=10_000, timeout_s=0.2):
+        ids.extend(str(Envelope.from_bytes(m.value).object["id"]) for m in batch)
+    consumer.close()
+    return ids
+
+
+def test_objects_the_store_refuses_are_failures_and_never_published(tmp_path: Path) -> None:
+    made, flaky, client = _server(tmp_path)
+    kept, refused = indicator(), indicator()
+    flaky.refuse.add(refused["id"])
+    status = _post(made, client, [kept, refused]).json()
+    assert status["success_count"] == 1 and status["successes"][0]["id"] == kept["id"]
+    assert status["failure_count"] == 1 and status["failures"][0]["id"] == refused["id"]
+    assert status["failures"][0]["message"].startswith("not stored: mapper_parsing_exception")
+    assert _raw_ids(made) == [kept["id"]]
+    assert [o["id"] for o in made.read_all("alpha")] == [kept["id"]]
+
+
+def test_a_failed_refresh_fails_the_post_and_holds_back_no_reader(tmp_path: Path) -> None:
+    made, flaky, client = _server(tmp_path)
+    obj = indicator()
+    flaky.refresh_failures = 1
+    response = _post(made, client, [obj])
+    assert response.status_code == 503
+    # The date_added block was released: the next post is served, and sending the first
+    # envelope again completes it without a second copy in the store.
+    later = indicator()
+    assert _post(made, client, [later]).json()["success_count"] == 1
+    again = _post(made, client, [obj]).json()
+    assert again["status"] == "complete" and again["success_count"] == 1
+    served = [o["id"] for o in made.read_all("alpha", **{"match[version]": "all"})]
+    assert sorted(served) == sorted([obj["id"], later["id"]])
+
+
+def test_impossible_dates_are_refused_per_object(server: Server) -> None:
+    good = indicator()
+    bad_day = indicator(modified="2023-02-29T00:00:00Z")
+    bad_hour = indicator(modified="2024-01-01T24:00:00.5Z")
+    status = server.post([good, bad_day, bad_hour]).json()
+    assert [s["id"] for s in status["successes"]] == [good["id"]]
+    failed = {f["id"]: f["message"] for f in status["failures"]}
+    assert set(failed) == {bad_day["id"], bad_hour["id"]}
+    assert all("not a valid date and time" in message for message in failed.values())
