@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from igsc.coalesce import Coalesced
 from igsc.ports import BulkResult, Index, IndexDoc, IndexSchema, SearchQuery, SortKey
 from ingest.server.filters import Filters
 
@@ -107,6 +108,8 @@ class VersionStore:
     def __init__(self, *, index: Index) -> None:
         self._index = index
         index.ensure(schema=SCHEMA)
+        # Concurrent requests share refreshes: each small refresh is a new Lucene segment.
+        self._refresh = Coalesced(action=lambda: index.refresh(schema=SCHEMA))
 
     def _pages(self, query: SearchQuery) -> Iterator[Hit]:
         after = query.after
@@ -152,8 +155,8 @@ class VersionStore:
         return self._index.bulk_upsert(schema=SCHEMA, docs=docs)
 
     def refresh(self) -> None:
-        """Make everything landed so far searchable."""
-        self._index.refresh(schema=SCHEMA)
+        """Make everything landed so far searchable (by a refresh begun after this call)."""
+        self._refresh()
 
     def tombstone(self, *, hits: Sequence[Hit], first_version: int) -> BulkResult:
         """Mark documents deleted; versions first_version, first_version + 1, ..."""
