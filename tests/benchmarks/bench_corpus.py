@@ -136,12 +136,16 @@ def sample_objects(*, files: CorpusFiles, count: int) -> list[dict[str, Any]]:
 
 
 def fresh_indicators(
-    *, partner: Partner, count: int, seed: int, tag: str
+    *, partner: Partner, count: int, seed: int, tag: str, block: int = 0
 ) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
-    """Indicators whose observables appear nowhere in the corpus, with their keys."""
+    """Indicators whose observables appear nowhere in the corpus, with their keys.
+
+    Each `block` (0, 1, ...) is a range of observables of its own, so runs never overlap.
+    """
     rng = random.Random(seed)
     made: list[tuple[dict[str, Any], tuple[str, ...]]] = []
-    for i, obs in enumerate(observables(count=count, seed=seed, offset=5 * 10**8)):
+    offset = (5 + block) * 10**8
+    for i, obs in enumerate(observables(count=count, seed=seed + block, offset=offset)):
         obj = indicator(partner=partner, pattern=obs.spellings[0], name=f"{tag}-{i}", rng=rng)
         made.append((obj, (obs.key,)))
     return made
