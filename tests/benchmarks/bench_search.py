@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from enrich.lookup import candidate_keys, lookup_observable
@@ -108,35 +109,65 @@ def run_idle(*, workload: Workload, per_kind: int) -> dict[str, dict[str, float]
     return {k: summary_ms(v) for k, v in times.items()}
 
 
-class Background:
-    """Queries in a loop (one every pause_s) until stopped, e.g. while ingestion runs."""
+@dataclass(frozen=True, slots=True)
+class WorkloadSpec:
+    """What a Workload needs, in a form another process can receive."""
 
-    def __init__(self, *, workload: Workload, pause_s: float = 0.05, limit: int = 20_000) -> None:
-        self._workload = workload
-        self._pause_s = pause_s
-        self._limit = limit
-        self._stop = threading.Event()
+    es_url: str
+    prefix: str
+    keys: list[str]
+    countries: list[str]
+    seed: int
+
+    def build(self) -> Workload:
+        """The workload, with its own Elasticsearch client."""
+        from igsc.adapters.es_index import ElasticsearchIndex
+
+        index = ElasticsearchIndex(url=self.es_url, prefix=self.prefix)
+        return Workload(index=index, keys=self.keys, countries=self.countries, seed=self.seed)
+
+
+def _query_loop(spec: WorkloadSpec, pause_s: float, limit: int, stop: Any, out: Any) -> None:
+    """Child process: queries in a loop until stop is set; sends the times back."""
+    workload = spec.build()
+    times: dict[str, list[float]] = {k: [] for k in KINDS}
+    errors = done = 0
+    while not stop.is_set() and done < limit:
+        for kind in KINDS:
+            try:
+                times[kind].append(workload.timed(kind))
+            except Exception:  # a failed query is counted, not fatal to the benchmark
+                errors += 1
+            done += 1
+            if stop.wait(pause_s):
+                break
+    out.send((times, errors))
+
+
+class Background:
+    """Queries in a loop (one every pause_s) in a process of its own until stopped.
+
+    An analyst is a separate client: measured inside the benchmark process, a query would
+    also wait for the GIL behind the POST and watcher threads of the latency phase.
+    """
+
+    def __init__(self, *, spec: WorkloadSpec, pause_s: float = 0.05, limit: int = 20_000) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._receive, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(
+            target=_query_loop, args=(spec, pause_s, limit, self._stop, send), daemon=True
+        )
         self.times: dict[str, list[float]] = {k: [] for k in KINDS}
         self.errors = 0
-        self._thread = threading.Thread(target=self._run, name="search-load", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        done = 0
-        while not self._stop.is_set() and done < self._limit:
-            for kind in KINDS:
-                try:
-                    self.times[kind].append(self._workload.timed(kind))
-                except Exception:  # a failed query is counted, not fatal to the benchmark
-                    self.errors += 1
-                done += 1
-                if self._stop.wait(self._pause_s):
-                    return
+        self._proc.start()
 
     def stop(self) -> dict[str, dict[str, float]]:
         self._stop.set()
-        if self._thread.ident is not None:  # it may never have been started
-            self._thread.join(timeout=30)
+        if self._proc.pid is not None:  # it may never have been started
+            if self._receive.poll(60):
+                self.times, self.errors = self._receive.recv()
+            self._proc.join(timeout=30)
         return {k: summary_ms(v) for k, v in self.times.items()}

@@ -56,7 +56,7 @@ from tests.benchmarks.bench_procs import (
     write_config,
 )
 from tests.benchmarks.bench_render import render_saved, write_outputs
-from tests.benchmarks.bench_search import Background, Workload, run_idle
+from tests.benchmarks.bench_search import Background, WorkloadSpec, run_idle
 
 KAFKA, ES, REDIS = "127.0.0.1:9092", "http://127.0.0.1:9200", "redis://127.0.0.1:6379/0"
 TOKEN = "bench-token-cert-de"
@@ -143,7 +143,8 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
             f"all state {dedup['all_state_bytes_per_observable']} B"
         )
         workload = _workload(run, corpus)
-        run.results["search_idle"] = run_idle(workload=workload, per_kind=60 if cfg.quick else 300)
+        idle = run_idle(workload=workload.build(), per_kind=60 if cfg.quick else 300)
+        run.results["search_idle"] = idle
         run.log(f"[real] search idle: {run.results['search_idle']}")
         rate = e2e.indicators_per_s or _rate_from_samples(e2e.samples, e2e.indicators)
         _latency(run, procs, e2e_rate=rate, workload=workload)
@@ -174,21 +175,25 @@ def _rate_from_samples(samples: list[dict[str, float]], indicators: int) -> floa
     return max(50.0, samples[-1]["fetched"] / max(samples[-1]["t"], 1e-6))
 
 
-def _workload(run: Run, corpus: CorpusFiles) -> Workload:
+def _workload(run: Run, corpus: CorpusFiles) -> WorkloadSpec:
     from enrich.observables import observables_from
     from enrich.patterns import parse_pattern
-    from igsc.adapters.es_index import ElasticsearchIndex
 
     sample = [o for o in sample_objects(files=corpus, count=4000) if o["type"] == "indicator"]
     keys = [
         k.key for o in sample for k in observables_from(parsed=parse_pattern(pattern=o["pattern"]))
     ]
-    index = ElasticsearchIndex(url=ES, prefix=run.results["namespace_real"])
     countries = [p.country for p in bench_partners(run.cfg.partners)]
-    return Workload(index=index, keys=keys, countries=countries, seed=run.cfg.seed)
+    return WorkloadSpec(
+        es_url=ES,
+        prefix=run.results["namespace_real"],
+        keys=keys,
+        countries=countries,
+        seed=run.cfg.seed,
+    )
 
 
-def _latency(run: Run, procs: ProcessSet, *, e2e_rate: float, workload: Workload) -> None:
+def _latency(run: Run, procs: ProcessSet, *, e2e_rate: float, workload: WorkloadSpec) -> None:
     """POST at 70% of the e2e rate; if the POST path cannot take that, again at 70% of what
     it sustained (its own rate): the headline latency is the run the server could sustain."""
     cfg = run.cfg
@@ -214,7 +219,7 @@ def _latency(run: Run, procs: ProcessSet, *, e2e_rate: float, workload: Workload
 
 
 def _latency_run(
-    run: Run, procs: ProcessSet, *, port: int, rate: float, workload: Workload, tag: str
+    run: Run, procs: ProcessSet, *, port: int, rate: float, workload: WorkloadSpec, tag: str
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     cfg = run.cfg
     poster = next(p for p in bench_partners(cfg.partners) if p.id == POSTER)
@@ -227,7 +232,7 @@ def _latency_run(
         block=ord(tag) - ord("a"),  # each run's observables are new to the index
     )
     run.log(f"[latency] POSTing at {rate:.0f} indicators/s for {cfg.latency_s:.0f} s")
-    background = Background(workload=workload)
+    background = Background(spec=workload)
     assert procs.sampler is not None
     before = procs.sampler.snapshot()
     try:
