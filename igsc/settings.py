@@ -46,6 +46,11 @@ class StreamTuning(BaseModel):
     partitions: int = Field(default=4, ge=1, le=256)
     batch_size: int = Field(default=2000, ge=1, le=100_000)
     poll_timeout_s: float = Field(default=0.5, gt=0, le=60)
+    # Kafka: a fetch waits for this many bytes (or fetch_max_wait_ms). Consumers at the head
+    # of a busy topic otherwise fetch every few frames, and each tiny batch pays a commit, a
+    # state round trip and a producer flush.
+    fetch_min_bytes: int = Field(default=256 * 1024, ge=1, le=64 * 1024 * 1024)
+    fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000)
 
 
 class Settings(BaseSettings):

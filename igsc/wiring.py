@@ -15,7 +15,13 @@ def build_stream(settings: Settings) -> Stream:
     if urlsplit(url).scheme == "kafka":
         from igsc.adapters.kafka_stream import KafkaStream
 
-        return KafkaStream(url=url, partitions=settings.stream.partitions)
+        tuning = settings.stream
+        return KafkaStream(
+            url=url,
+            partitions=tuning.partitions,
+            fetch_min_bytes=tuning.fetch_min_bytes,
+            fetch_max_wait_ms=tuning.fetch_max_wait_ms,
+        )
     from igsc.adapters.sqlite_stream import SqliteStream
 
     return SqliteStream(

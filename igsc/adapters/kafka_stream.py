@@ -40,8 +40,17 @@ def bootstrap_from_url(url: str) -> list[str]:
 class KafkaStream:
     """Stream port on a Kafka cluster."""
 
-    def __init__(self, *, url: str, partitions: int, client_id: str = "igsc") -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        partitions: int,
+        client_id: str = "igsc",
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
+    ) -> None:
         self._bootstrap = bootstrap_from_url(url)
+        self.fetch_tuning = (fetch_min_bytes, fetch_max_wait_ms)
         self._partitions = partitions
         self._client_id = client_id
         self._partition_counts: dict[str, int] = {}
@@ -117,7 +126,13 @@ class KafkaStream:
         """Join a consumer group."""
         with self._lock:
             self._ensure_topics(topics)
-        return KafkaGroupConsumer(bootstrap=self._bootstrap, group=group, topics=topics)
+        return KafkaGroupConsumer(
+            bootstrap=self._bootstrap,
+            group=group,
+            topics=topics,
+            fetch_min_bytes=self.fetch_tuning[0],
+            fetch_max_wait_ms=self.fetch_tuning[1],
+        )
 
     def close(self) -> None:
         """Flush and close the producer."""
@@ -141,7 +156,15 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 class KafkaGroupConsumer:
     """A KafkaConsumer with auto-commit off; commit() is the only way offsets move."""
 
-    def __init__(self, *, bootstrap: list[str], group: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: list[str],
+        group: str,
+        topics: Sequence[str],
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
+    ) -> None:
         try:
             self._consumer = KafkaConsumer(
                 bootstrap_servers=bootstrap,
@@ -149,6 +172,8 @@ class KafkaGroupConsumer:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_records=50,
+                fetch_min_bytes=fetch_min_bytes,
+                fetch_max_wait_ms=fetch_max_wait_ms,
                 fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=16 * 1024 * 1024,
                 session_timeout_ms=10_000,

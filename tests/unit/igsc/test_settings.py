@@ -84,3 +84,22 @@ def test_config_check_exits_non_zero_naming_the_key(tmp_path: Path) -> None:
     checked = _igsc("config", "check", str(path), cwd=tmp_path)
     assert checked.returncode == 2
     assert "stream.partitions" in checked.stderr
+
+
+def test_kafka_fetch_tuning_is_validated_and_reaches_the_adapter(tmp_path: Path) -> None:
+    from igsc.adapters.kafka_stream import KafkaStream
+    from igsc.wiring import build_stream
+
+    path = write(tmp_path, "stream:\n  fetch_min_bytes: 0\n")
+    checked = _igsc("config", "check", str(path), cwd=tmp_path)
+    assert checked.returncode == 2
+    assert "stream.fetch_min_bytes" in checked.stderr
+    settings = load_settings(
+        overrides={
+            "stream_url": "kafka://127.0.0.1:9",
+            "stream": {"fetch_min_bytes": 4096, "fetch_max_wait_ms": 20},
+        }
+    )
+    stream = build_stream(settings)
+    assert isinstance(stream, KafkaStream)
+    assert stream.fetch_tuning == (4096, 20)
