@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from enrich.merged_records import MergedRecords
 from enrich.observables import observable_of
 from enrich.pattern_model import STAR, Step, make_comparison, unescape
 from enrich.schema import INDICATORS
@@ -60,15 +61,22 @@ class LookupResult:
         return self.document is not None
 
 
-def lookup_observable(*, index: Index, text: str, clearance: Tlp) -> LookupResult:
-    """The indicator document of an observable as an analyst types it (one GET per candidate).
+def lookup_observable(
+    *, index: Index, text: str, clearance: Tlp, records: MergedRecords | None = None
+) -> LookupResult:
+    """The indicator document of an observable as an analyst types it (one read per candidate).
 
-    A document is withheld unless every source behind it is marked at or below `clearance`:
-    its merged fields (countries, partners, description...) carry every source's facts.
+    With `records`, documents come from the dedup state, the record of truth the index is
+    written from (fresher, and untouched by the indexing load); without, from the index. A
+    document is withheld unless every source behind it is marked at or below `clearance`: its
+    merged fields (countries, partners, description...) carry every source's facts.
     """
     candidates = candidate_keys(text=text)
     for key in candidates:
-        document = index.get(schema=INDICATORS, doc_id=key)
+        if records is not None:
+            document = records.document(key=key)
+        else:
+            document = index.get(schema=INDICATORS, doc_id=key)
         if document is None:
             continue
         if highest_tlp(document) > clearance:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from enrich.enrichers import enrich
 from enrich.indexer import upsert_documents
 from enrich.merge_codec import MERGE_TABLE, decode_record, encode_record, row_key
 from enrich.observations import sighting_entry, source_entry
@@ -148,9 +149,7 @@ class MergeStage:
         }
 
     def _enrich(self, record: IndicatorRecord) -> IndicatorRecord:
-        for enricher in self._enrichers:
-            record = enricher.process(record=record)
-        return record
+        return enrich(record=record, enrichers=self._enrichers)
 
 
 def _changed(

@@ -81,19 +81,31 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     import orjson
 
     from enrich.lookup import candidate_keys, lookup_observable
+    from enrich.merged_records import MergedRecords
+    from igsc.pipeline_run import enrichers_for
     from igsc.tlp import TLP_BY_NAME
-    from igsc.wiring import build_index
+    from igsc.wiring import build_index, build_state
 
     try:
         candidate_keys(text=args.text)  # refuse bad input before opening (or creating) an index
     except RejectedInput as exc:
         print(f"igsc: cannot look up {args.text!r}: {exc}", file=sys.stderr)
         return 2
-    index = build_index(settings_from(args))
+    settings = settings_from(args)
+    index = build_index(settings)
+    state = build_state(settings) if args.from_state else None
     try:
-        result = lookup_observable(index=index, text=args.text, clearance=TLP_BY_NAME[args.tlp])
+        records = None
+        if state is not None:
+            records = MergedRecords(state=state, enrichers=enrichers_for(settings))
+        clearance = TLP_BY_NAME[args.tlp]
+        result = lookup_observable(
+            index=index, text=args.text, clearance=clearance, records=records
+        )
     finally:
         index.close()
+        if state is not None:
+            state.close()
     if result.withheld:
         print(f"igsc: {result.key} is marked above TLP:{args.tlp.upper()}", file=sys.stderr)
         return 1
@@ -175,6 +187,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=("clear", "green", "amber", "amber+strict", "red"),
         default="green",
         help="the reader's clearance: documents with a source marked above it are withheld",
+    )
+    lookup.add_argument(
+        "--from-state",
+        action="store_true",
+        help="read the merged record from the dedup state (fresher than the index)",
     )
     lookup.set_defaults(handler=cmd_lookup)
 

@@ -8,15 +8,17 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from enrich.lookup import candidate_keys, lookup_observable
+from enrich.merged_records import MergedRecords
 from enrich.schema import INDICATORS
 from igsc.errors import RejectedInput
 from igsc.ports import Index, SearchQuery
 from igsc.tlp import Tlp
 
-KINDS = ("exact", "country_facets", "free_text")
+KINDS = ("exact", "exact_index", "country_facets", "free_text")
 _WORDS = ("login", "secure", "update", "cdn", "mail", "phish", "bad", "example3.com")
 
 
@@ -54,18 +56,38 @@ def typed_text(*, key: str) -> str:
 class Workload:
     """Draws typical queries and times them, one at a time."""
 
-    def __init__(self, *, index: Index, keys: list[str], countries: list[str], seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        index: Index,
+        records: MergedRecords | None,
+        keys: list[str],
+        countries: list[str],
+        seed: int,
+    ) -> None:
         self._index = index
+        self._records = records
         self._keys = keys
         self._typed = [typed_text(key=k) for k in keys]
         self._countries = countries
         self._rng = random.Random(seed)
 
-    def _exact(self) -> Any:
+    def _typed_or_absent(self) -> str:
         # One lookup in ten is for an observable nobody reported.
-        text = self._rng.choice(self._typed)
         if self._rng.random() < 0.1:
-            text = f"absent-{self._rng.getrandbits(40)}.example"
+            return f"absent-{self._rng.getrandbits(40)}.example"
+        return self._rng.choice(self._typed)
+
+    def _exact(self) -> Any:
+        """An analyst's lookup as igsc serves it: from the dedup state (MergedRecords)."""
+        text = self._typed_or_absent()
+        return lookup_observable(
+            index=self._index, text=text, clearance=Tlp.RED, records=self._records
+        )
+
+    def _exact_index(self) -> Any:
+        """The same lookup answered by an Elasticsearch GET, for comparison."""
+        text = self._typed_or_absent()
         return lookup_observable(index=self._index, text=text, clearance=Tlp.RED)
 
     def _exact_search(self) -> Any:
@@ -88,6 +110,7 @@ class Workload:
         """Seconds one query of this kind took."""
         run: Callable[[], Any] = {
             "exact": self._exact,
+            "exact_index": self._exact_index,
             "exact_search": self._exact_search,
             "country_facets": self._country,
             "free_text": self._text,
@@ -113,18 +136,26 @@ def run_idle(*, workload: Workload, per_kind: int) -> dict[str, dict[str, float]
 class WorkloadSpec:
     """What a Workload needs, in a form another process can receive."""
 
-    es_url: str
-    prefix: str
+    config: str  # the pipeline's igsc config file: the same index, state and enrichers
     keys: list[str]
     countries: list[str]
     seed: int
 
     def build(self) -> Workload:
-        """The workload, with its own Elasticsearch client."""
-        from igsc.adapters.es_index import ElasticsearchIndex
+        """The workload, with its own Elasticsearch and Redis clients."""
+        from igsc.pipeline_run import enrichers_for
+        from igsc.settings import load_settings
+        from igsc.wiring import build_index, build_state
 
-        index = ElasticsearchIndex(url=self.es_url, prefix=self.prefix)
-        return Workload(index=index, keys=self.keys, countries=self.countries, seed=self.seed)
+        settings = load_settings(config_file=Path(self.config))
+        records = MergedRecords(state=build_state(settings), enrichers=enrichers_for(settings))
+        return Workload(
+            index=build_index(settings),
+            records=records,
+            keys=self.keys,
+            countries=self.countries,
+            seed=self.seed,
+        )
 
 
 def _query_loop(spec: WorkloadSpec, pause_s: float, limit: int, stop: Any, out: Any) -> None:

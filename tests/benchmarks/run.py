@@ -185,8 +185,7 @@ def _workload(run: Run, corpus: CorpusFiles) -> WorkloadSpec:
     ]
     countries = [p.country for p in bench_partners(run.cfg.partners)]
     return WorkloadSpec(
-        es_url=ES,
-        prefix=run.results["namespace_real"],
+        config=str(run.dir / "real.yaml"),
         keys=keys,
         countries=countries,
         seed=run.cfg.seed,

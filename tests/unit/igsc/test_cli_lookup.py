@@ -87,3 +87,14 @@ def test_lookup_withholds_a_document_marked_above_the_clearance(
     assert captured.out == "" and "above TLP:GREEN" in captured.err
     assert main(["lookup", "--tlp", "amber", "evil.example"]) == 0
     assert orjson.loads(capsys.readouterr().out)["source_tlps"] == ["amber"]
+
+
+def test_lookup_from_state_reads_what_the_pipeline_merged(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo"]) == 0
+    capsys.readouterr()
+    assert main(["lookup", "--from-state", "--tlp", "red", "EVIL-LOGIN.example."]) == 0
+    printed = orjson.loads(capsys.readouterr().out)
+    assert printed["key"] == "domain-name|evil-login.example"
+    assert printed["countries"] == ["DE", "FR", "NL"]
