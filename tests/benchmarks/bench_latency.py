@@ -160,9 +160,13 @@ def run_latency(
     first = [lat for sent_at, lat in watcher.seen.values() if sent_at < half_at]
     second = [lat for sent_at, lat in watcher.seen.values() if sent_at >= half_at]
     sent = batches * batch
+    # Like the e2e rate: objects over the span from the first POST to the last searchable.
+    moments = list(watcher.seen.values())
+    span_s = max(a + b for a, b in moments) - min(a for a, _ in moments) if moments else 0.0
     return {
         "target_rate_per_s": round(plan.rate_per_s, 1),
         "achieved_rate_per_s": round(sent / send_s, 1) if send_s else 0.0,
+        "searchable_rate_per_s": round(len(moments) / span_s, 1) if span_s else 0.0,
         "batch_size": batch,
         "indicators_posted": sent,
         "searchable": len(latencies),

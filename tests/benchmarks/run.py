@@ -193,8 +193,8 @@ def _workload(run: Run, corpus: CorpusFiles) -> WorkloadSpec:
 
 
 def _latency(run: Run, procs: ProcessSet, *, e2e_rate: float, workload: WorkloadSpec) -> None:
-    """POST at 70% of the e2e rate; if the POST path cannot take that, again at 70% of what
-    it sustained (its own rate): the headline latency is the run the server could sustain."""
+    """POST at 70% of the e2e rate; if the POST path cannot sustain that, again at 70% of what
+    it sustained (POST to searchable): the headline latency is from the sustainable load."""
     cfg = run.cfg
     port = free_port()
     values = yaml.safe_load((run.dir / "real.yaml").read_text())
@@ -202,17 +202,21 @@ def _latency(run: Run, procs: ProcessSet, *, e2e_rate: float, workload: Workload
     server_config = write_config(run.dir / "real-taxii.yaml", values)
     start_taxii_server(procs, name="taxii-latency", config=server_config, port=port)
     first = _latency_run(run, procs, port=port, rate=0.7 * e2e_rate, workload=workload, tag="a")
-    offered, accepted = first[0]["target_rate_per_s"], first[0]["achieved_rate_per_s"]
+    offered = first[0]["target_rate_per_s"]
+    # What the POST path sustained end to end: first POST to last searchable, as e2e counts.
+    sustained = min(first[0]["achieved_rate_per_s"], first[0]["searchable_rate_per_s"])
     run.results["latency_at_e2e_load"] = first[0]
     run.results["search_ingesting_at_e2e_load"] = first[1]
     load = {"basis": "70% of the real e2e rate", "post_path_sustained_per_s": None}
-    if accepted < 0.95 * offered:  # the POST path saturated: that run measured its queue
+    if sustained < 0.95 * offered:  # the POST path saturated: that run measured its queue
         load = {
             "basis": "70% of the POST path's sustained rate",
-            "post_path_sustained_per_s": accepted,
+            "post_path_sustained_per_s": sustained,
         }
-        run.log(f"[latency] the server accepted {accepted:.0f}/s of {offered:.0f}/s offered")
-        first = _latency_run(run, procs, port=port, rate=0.7 * accepted, workload=workload, tag="b")
+        run.log(f"[latency] the POST path sustained {sustained:.0f}/s of {offered:.0f}/s offered")
+        first = _latency_run(
+            run, procs, port=port, rate=0.7 * sustained, workload=workload, tag="b"
+        )
     run.results["latency"], run.results["search_ingesting"], run.results["cpu_latency"] = first
     run.results["latency_load"] = load
 
