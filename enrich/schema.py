@@ -54,16 +54,33 @@ def indicator_doc(record: IndicatorRecord) -> dict[str, Any]:
     return general_doc(record)
 
 
-def _one_source_doc(record: IndicatorRecord) -> dict[str, Any]:
-    """indicator_doc of a record with one source and no sightings (same result, faster)."""
-    s = record.sources[0]
-    seen = (s.version, s.valid_from) if s.valid_from else (s.version,)
+def _record_fields(record: IndicatorRecord) -> dict[str, Any]:
+    """The document fields that come from the record itself, not from its sources."""
     return {
         "key": record.key,
         "kind": record.kind,
         "value": record.value,
         "value_text": record.value,
         "flags": list(record.flags),
+        "techniques": list(record.techniques),
+        "technique_names": list(record.technique_names),
+        "tactics": list(record.tactics),
+        "geo_country": record.geo_country,
+        "asn": record.asn,
+        "as_org": record.as_org,
+        "registered_domain": record.registered_domain,
+        "public_suffix": record.public_suffix,
+        "score": round(record.score, 3),
+        "version": record.version,
+    }
+
+
+def _one_source_doc(record: IndicatorRecord) -> dict[str, Any]:
+    """indicator_doc of a record with one source and no sightings (same result, faster)."""
+    s = record.sources[0]
+    seen = (s.version, s.valid_from) if s.valid_from else (s.version,)
+    return {
+        **_record_fields(record),
         "active": "true",
         "countries": [s.country],
         "partners": [s.partner],
@@ -73,24 +90,14 @@ def _one_source_doc(record: IndicatorRecord) -> dict[str, Any]:
         "source_tlps": [s.tlp],
         "tlp_min": _LABELS[min(Tlp.RED, TLP_BY_NAME.get(s.tlp, Tlp.RED))],
         "labels": sorted(set(s.labels)),
-        "techniques": list(record.techniques),
-        "technique_names": list(record.technique_names),
-        "tactics": list(record.tactics),
-        "geo_country": record.geo_country,
-        "asn": record.asn,
-        "as_org": record.as_org,
-        "registered_domain": record.registered_domain,
-        "public_suffix": record.public_suffix,
         "sighting_count": 0,
         "sighting_countries": [],
         "confidence": s.confidence,
-        "score": round(record.score, 3),
         "first_seen": _iso_date(min(seen)),
         "last_seen": _iso_date(max(seen)),
         "description": s.description,
         "sources": [_source_doc(s)],
         "sightings": [],
-        "version": record.version,
     }
 
 
@@ -100,11 +107,7 @@ def general_doc(record: IndicatorRecord) -> dict[str, Any]:
     facts = _Summary(sources, sightings)
     seen = facts.seen
     return {
-        "key": record.key,
-        "kind": record.kind,
-        "value": record.value,
-        "value_text": record.value,
-        "flags": list(record.flags),
+        **_record_fields(record),
         "active": "true" if sources else "false",
         "countries": sorted(facts.countries),  # record.countries, built in the same pass
         "partners": sorted(facts.partners),  # record.partners
@@ -114,24 +117,14 @@ def general_doc(record: IndicatorRecord) -> dict[str, Any]:
         "source_tlps": sorted(facts.tlps),
         "tlp_min": _LABELS[facts.level],
         "labels": sorted(facts.labels),
-        "techniques": list(record.techniques),
-        "technique_names": list(record.technique_names),
-        "tactics": list(record.tactics),
-        "geo_country": record.geo_country,
-        "asn": record.asn,
-        "as_org": record.as_org,
-        "registered_domain": record.registered_domain,
-        "public_suffix": record.public_suffix,
         "sighting_count": facts.sighting_count,
         "sighting_countries": sorted(facts.sighting_countries),
         "confidence": max(facts.confidences) if facts.confidences else None,
-        "score": round(record.score, 3),
         "first_seen": _iso_date(min(seen)) if seen else None,
         "last_seen": _iso_date(max(seen)) if seen else None,
         "description": " | ".join(sorted(facts.descriptions)),
         "sources": [_source_doc(s) for s in _ordered(sources, _by_partner_and_id)],
         "sightings": [_sighting_doc(g) for g in _ordered(sightings, _by_sighting_id)],
-        "version": record.version,
     }
 
 

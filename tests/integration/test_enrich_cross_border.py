@@ -14,8 +14,8 @@ from igsc.pipeline_run import close_ports, enrichers_for, open_ports
 from igsc.ports import SearchQuery
 from igsc.samples import SAMPLE_PARTNERS, sample_objects
 from igsc.settings import Settings
-from ingest.publish import publish_objects
 from tests.support.modes import pipeline_settings
+from tests.support.samples_run import publish_samples
 
 
 @pytest.fixture(params=["embedded", "real"])
@@ -31,16 +31,6 @@ def running(
     for key in ports.state.scan(prefix=""):
         ports.state.delete(keys=[key])
     close_ports(ports)
-
-
-def publish_samples(settings: Settings, ports: Ports) -> None:
-    for partner in SAMPLE_PARTNERS:
-        publish_objects(
-            settings=settings,
-            stream=ports.stream,
-            partner=partner,
-            objects=sample_objects()[partner.id],
-        )
 
 
 def all_docs(ports: Ports) -> dict[str, dict[str, Any]]:

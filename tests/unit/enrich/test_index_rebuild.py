@@ -3,43 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from enrich.pipeline import Ports, build_worker, drain_pipeline
-from enrich.schema import INDICATORS
 from igsc.adapters.sqlite_index import SqliteIndex
 from igsc.pipeline_run import close_ports, enrichers_for, open_ports
-from igsc.ports import Index, SearchQuery
-from igsc.samples import SAMPLE_PARTNERS, sample_objects
-from igsc.settings import load_settings
-from ingest.publish import publish_objects
-
-
-def _all(index: Index) -> dict[str, dict[str, Any]]:
-    page = index.search(schema=INDICATORS, query=SearchQuery(size=1000))
-    return {h["key"]: dict(h) for h in page.hits}
+from igsc.samples import SAMPLE_PARTNERS
+from tests.support.modes import pipeline_settings
+from tests.support.samples_run import indexed_documents, publish_samples
 
 
 def test_the_index_stage_rebuilds_what_merge_indexed(tmp_path: Path) -> None:
-    settings = load_settings(
-        overrides={
-            "home": tmp_path,
-            "partners": SAMPLE_PARTNERS,
-            "stream": {"poll_timeout_s": 0.05},
-        }
+    settings = pipeline_settings(
+        mode="embedded", home=tmp_path, namespace="rebuild", partners=SAMPLE_PARTNERS
     )
     ports = open_ports(settings)
     fresh = SqliteIndex(path=tmp_path / "rebuilt.db", prefix="rebuilt")
     try:
-        for partner in SAMPLE_PARTNERS:
-            publish_objects(
-                settings=settings,
-                stream=ports.stream,
-                partner=partner,
-                objects=sample_objects()[partner.id],
-            )
+        publish_samples(settings, ports)
         drain_pipeline(settings=settings, ports=ports, enrichers=enrichers_for(settings))
-        merged = _all(ports.index)
+        merged = indexed_documents(ports.index)
         assert len(merged) >= 8
         rebuild = build_worker(
             name="index",
@@ -49,7 +31,7 @@ def test_the_index_stage_rebuilds_what_merge_indexed(tmp_path: Path) -> None:
         )
         rebuild.drain()
         rebuild.close()
-        assert _all(fresh) == merged
+        assert indexed_documents(fresh) == merged
     finally:
         fresh.close()
         close_ports(ports)
