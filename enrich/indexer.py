@@ -25,7 +25,7 @@ def upsert_documents(
     newest: dict[str, IndexDoc] = {}
     for body in docs:
         doc = IndexDoc(id=body["key"], version=int(body["version"]), body=body)
-        if doc.id not in newest or newest[doc.id].version < doc.version:
+        if doc.id not in newest or newest[doc.id].version <= doc.version:
             newest[doc.id] = doc
     result = index.bulk_upsert(schema=INDICATORS, docs=list(newest.values()))
     if any("429" in f.reason or "unavailable" in f.reason.lower() for f in result.failed):

@@ -78,7 +78,11 @@ class IndexSchema:
 
 @dataclass(frozen=True, slots=True)
 class IndexDoc:
-    """A document to upsert; a version not above the stored one is a no-op."""
+    """A document to upsert; a version below the stored one is a no-op, an equal one replaces.
+
+    Equal replaces because a version recomputed after a crash may hold more than the copy
+    written before it (a redelivered batch can end later): the last write of a version wins.
+    """
 
     id: str
     version: int

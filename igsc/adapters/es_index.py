@@ -91,7 +91,7 @@ class ElasticsearchIndex:
                 "_index": name,
                 "_id": doc.id,
                 "version": doc.version,
-                "version_type": "external",
+                "version_type": "external_gte",
             }
             yield {"index": header}, {**doc.body, DOC_ID_FIELD: doc.id}
 

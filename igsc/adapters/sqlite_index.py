@@ -63,7 +63,7 @@ class SqliteIndex:
             )
 
     def bulk_upsert(self, *, schema: IndexSchema, docs: Sequence[IndexDoc]) -> BulkResult:
-        """Upsert in one transaction; a version not above the stored one counts as stale."""
+        """Upsert in one transaction; a version below the stored one counts as stale."""
         docs_table, fts = self._tables(schema)
         failed: list[BulkFailure] = []
         fitting: list[IndexDoc] = []
@@ -92,7 +92,7 @@ class SqliteIndex:
         final: dict[str, IndexDoc] = {}  # per id, the last document written: what stays
         written = 0
         for doc in batch:
-            if doc.id not in versions or doc.version > versions[doc.id]:
+            if doc.id not in versions or doc.version >= versions[doc.id]:
                 versions[doc.id] = doc.version
                 final[doc.id] = doc
                 written += 1
