@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +20,8 @@ from taxii2client.common import TokenAuth
 from taxii2client.v21 import Collection, as_pages
 
 from tests.benchmarks.bench_procs import ProcessSet, free_port, wait_http
+from tests.support.medallion_files import medallion_argv, write_medallion_files
 
-TAXII = "application/taxii+json;version=2.1"
 MEDALLION_COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 
 
@@ -153,42 +151,17 @@ def run_medallion(
     """medallion 3 (memory backend, its reference server) started empty, then post_then_page."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    data = {
-        "/discovery": {
-            "title": "medallion",
-            "default": f"{base}/bench/",
-            "api_roots": [f"{base}/bench/"],
-        },
-        "bench": {
-            "information": {"title": "bench", "versions": [TAXII], "max_content_length": 10**9},
-            "status": [],
-            "collections": [
-                {
-                    "id": MEDALLION_COLLECTION,
-                    "title": "bench",
-                    "can_read": True,
-                    "can_write": True,
-                    "media_types": ["application/stix+json;version=2.1"],
-                    "objects": [],
-                    "manifest": [],
-                }
-            ],
-        },
-    }
-    (workdir / "medallion-data.json").write_text(json.dumps(data))
-    config = {
-        "backend": {
-            "module": "medallion.backends.memory_backend",
-            "module_class": "MemoryBackend",
-            "filename": str(workdir / "medallion-data.json"),
-            "session_timeout": 3600,
-        },
-        "users": {"bench": "bench-password"},
-        "taxii": {"max_page_size": page},
-    }
-    (workdir / "medallion-config.json").write_text(json.dumps(config))
-    argv = [sys.executable, "-m", "medallion.scripts.run", "--host", "127.0.0.1", "--port",
-            str(port), str(workdir / "medallion-config.json")]  # fmt: skip
+    config = write_medallion_files(
+        workdir=workdir,
+        base=base,
+        api_root="bench",
+        collection={"id": MEDALLION_COLLECTION, "title": "bench", "objects": [], "manifest": []},
+        users={"bench": "bench-password"},
+        page_size=page,
+        max_content_length=10**9,
+        session_timeout_s=3600,
+    )
+    argv = medallion_argv(port=port, config=config)
     proc = procs.start(name="medallion", argv=argv)
     try:
         wait_http(f"{base}/taxii2/", proc=proc)

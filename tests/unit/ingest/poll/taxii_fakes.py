@@ -6,7 +6,6 @@ import base64
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from igsc.settings import Settings, load_settings
+from tests.support.medallion_files import medallion_argv, write_medallion_files
 
 TAXII = "application/taxii+json;version=2.1"
 COLLECTION = "365fed99-08fa-fdcd-a1b3-fb247eb41d01"
@@ -199,20 +199,14 @@ class Medallion:
         self.port = free_port()
         self.user, self.password = user, password
         self.base = f"http://127.0.0.1:{self.port}"
-        data = self._data(objects)
-        (workdir / "medallion-data.json").write_text(json.dumps(data))
-        config = {
-            "backend": {
-                "module": "medallion.backends.memory_backend",
-                "module_class": "MemoryBackend",
-                "filename": str(workdir / "medallion-data.json"),
-                "session_timeout": 300,
-            },
-            "users": {user: password},
-            "taxii": {"max_page_size": 100},
-        }
-        self.config_path = workdir / "medallion-config.json"
-        self.config_path.write_text(json.dumps(config))
+        self.config_path = write_medallion_files(
+            workdir=workdir,
+            base=self.base,
+            api_root=self.API_ROOT,
+            collection=self._collection(objects),
+            users={user: password},
+            page_size=100,
+        )
         self.log_path = workdir / "medallion.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -228,7 +222,7 @@ class Medallion:
     def objects_url(self) -> str:
         return f"{self.api_root_url}collections/{COLLECTION}/objects/"
 
-    def _data(self, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    def _collection(self, objects: list[dict[str, Any]]) -> dict[str, Any]:
         manifest = [
             {
                 "id": o["id"],
@@ -238,32 +232,7 @@ class Medallion:
             }
             for i, o in enumerate(objects)
         ]
-        return {
-            "/discovery": {
-                "title": "medallion for igsc tests",
-                "default": self.api_root_url,
-                "api_roots": [self.api_root_url],
-            },
-            self.API_ROOT: {
-                "information": {
-                    "title": "trust group 1",
-                    "versions": [TAXII],
-                    "max_content_length": 100_000_000,
-                },
-                "status": [],
-                "collections": [
-                    {
-                        "id": COLLECTION,
-                        "title": "indicators",
-                        "can_read": True,
-                        "can_write": True,
-                        "media_types": ["application/stix+json;version=2.1"],
-                        "objects": objects,
-                        "manifest": manifest,
-                    }
-                ],
-            },
-        }
+        return {"id": COLLECTION, "title": "indicators", "objects": objects, "manifest": manifest}
 
     def auth_header(self) -> str:
         token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
@@ -272,10 +241,10 @@ class Medallion:
     def start(self) -> None:
         log = self.log_path.open("wb")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "medallion.scripts.run", "--host", "127.0.0.1",
-             "--port", str(self.port), str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            medallion_argv(port=self.port, config=self.config_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
