@@ -67,7 +67,6 @@ class Workload:
     ) -> None:
         self._index = index
         self._records = records
-        self._keys = keys
         self._typed = [typed_text(key=k) for k in keys]
         self._countries = countries
         self._rng = random.Random(seed)
@@ -90,13 +89,6 @@ class Workload:
         text = self._typed_or_absent()
         return lookup_observable(index=self._index, text=text, clearance=Tlp.RED)
 
-    def _exact_search(self) -> Any:
-        """The lookup as it was before enrich.lookup: a terms search on `key`, for comparison."""
-        key = self._rng.choice(self._keys)
-        if self._rng.random() < 0.1:
-            key = f"domain-name|absent-{self._rng.getrandbits(40)}.example"
-        return self._index.search(schema=INDICATORS, query=SearchQuery(terms={"key": [key]}))
-
     def _country(self) -> Any:
         query = SearchQuery(terms={"countries": [self._rng.choice(self._countries)]}, size=20)
         self._index.search(schema=INDICATORS, query=query)
@@ -111,7 +103,6 @@ class Workload:
         run: Callable[[], Any] = {
             "exact": self._exact,
             "exact_index": self._exact_index,
-            "exact_search": self._exact_search,
             "country_facets": self._country,
             "free_text": self._text,
         }[kind]
