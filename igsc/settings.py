@@ -53,6 +53,16 @@ class StreamTuning(BaseModel):
     fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000)
 
 
+class IndexTuning(BaseModel):
+    """How the search index trades freshness for indexing cost."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Elasticsearch: how often new documents become searchable. Each refresh writes a small
+    # segment that must later be merged, so shorter intervals cost indexing throughput.
+    refresh_ms: int = Field(default=1000, ge=100, le=60_000)
+
+
 class Settings(BaseSettings):
     """Every setting igsc reads; constructed once at start-up and passed into constructors."""
 
@@ -67,6 +77,7 @@ class Settings(BaseSettings):
     celery_broker_url: str = ""
     namespace: str = Field(default="igsc", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     stream: StreamTuning = StreamTuning()
+    index: IndexTuning = IndexTuning()
     enrich: EnrichSettings = EnrichSettings()
     partners: tuple[Partner, ...] = ()
     poll: PollSettings = PollSettings()

@@ -35,7 +35,9 @@ def build_index(settings: Settings) -> Index:
     if urlsplit(url).scheme in ("http", "https"):
         from igsc.adapters.es_index import ElasticsearchIndex
 
-        return ElasticsearchIndex(url=url, prefix=settings.namespace)
+        return ElasticsearchIndex(
+            url=url, prefix=settings.namespace, refresh_ms=settings.index.refresh_ms
+        )
     from igsc.adapters.sqlite_index import SqliteIndex
 
     return SqliteIndex(path=path_from_url(url, key="index_url"), prefix=settings.namespace)

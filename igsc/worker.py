@@ -50,6 +50,43 @@ class Backoff:
         return random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
 
 
+class BatchStats:
+    """Messages, batches and where each batch's time went; logged every `every_s` seconds."""
+
+    PARTS = ("poll", "process", "emit", "commit")
+
+    def __init__(self, *, stage: str, every_s: float = 10.0) -> None:
+        self._stage = stage
+        self._every_s = every_s
+        self._reset(time.monotonic())
+
+    def _reset(self, now: float) -> None:
+        self._since = now
+        self.messages = self.batches = 0
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+
+    def add(self, *, messages: int, seconds: dict[str, float]) -> None:
+        """Count one batch; log and restart the window once it is `every_s` long."""
+        self.messages += messages
+        self.batches += 1
+        for part, spent in seconds.items():
+            self.seconds[part] += spent
+        now = time.monotonic()
+        if now - self._since >= self._every_s:
+            log.info("%s", self.summary(now=now))
+            self._reset(now)
+
+    def summary(self, *, now: float) -> str:
+        """One line: rate, mean batch size and seconds per part of the loop."""
+        span = max(now - self._since, 1e-9)
+        mean = self.messages / max(self.batches, 1)
+        parts = ", ".join(f"{p} {self.seconds[p]:.1f}s" for p in self.PARTS)
+        return (
+            f"{self._stage}: {self.messages} messages in {self.batches} batches "
+            f"(mean {mean:.0f}) over {span:.1f}s = {self.messages / span:.0f}/s; {parts}"
+        )
+
+
 class StreamWorker:
     """Runs one stage over a consumer group; offsets advance only after outputs are durable."""
 
@@ -72,16 +109,20 @@ class StreamWorker:
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._backoff = backoff
+        self.stats = BatchStats(stage=stage.name)
 
     def run_batch(self, *, stop: threading.Event | None = None) -> int:
         """Process one batch end to end; returns how many messages it took."""
+        started = time.monotonic()
         messages = self._consumer.poll(max_records=self._batch_size, timeout_s=self._poll_timeout_s)
         if not messages:
             return 0
+        polled = time.monotonic()
         attempt = 0
         while True:
             try:
                 output = self._stage.process(messages=messages)
+                processed = time.monotonic()
                 self._emit(output)
                 break
             except TransientFailure as exc:
@@ -98,7 +139,15 @@ class StreamWorker:
                     time.sleep(wait)
                 elif stop.wait(wait):
                     raise  # shutting down: the batch stays uncommitted and will be redelivered
+        emitted = time.monotonic()
         self._consumer.commit(messages=messages)
+        moments = (started, polled, processed, emitted, time.monotonic())
+        self.stats.add(
+            messages=len(messages),
+            seconds={
+                p: b - a for p, a, b in zip(BatchStats.PARTS, moments, moments[1:], strict=False)
+            },
+        )
         return len(messages)
 
     def _emit(self, output: StageOutput) -> None:

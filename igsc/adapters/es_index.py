@@ -41,8 +41,11 @@ def mapping_for(schema: IndexSchema) -> dict[str, Any]:
 class ElasticsearchIndex:
     """Index port on an Elasticsearch cluster."""
 
-    def __init__(self, *, url: str, prefix: str, request_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, *, url: str, prefix: str, request_timeout_s: float = 30.0, refresh_ms: int = 1000
+    ) -> None:
         self._prefix = prefix
+        self._refresh = f"{refresh_ms}ms"
         self._client = Elasticsearch(
             url,
             serializers={"application/json": OrjsonSerializer()},
@@ -65,13 +68,17 @@ class ElasticsearchIndex:
                     "settings": {
                         "number_of_shards": 1,
                         "number_of_replicas": 0,
-                        "refresh_interval": "1s",
+                        "refresh_interval": self._refresh,
                     },
                     "mappings": mapping_for(schema),
                 },
             )
             if not self._client.indices.exists(index=name):
                 self._create(name)
+            else:  # a changed refresh interval applies to the existing index too
+                self._client.indices.put_settings(
+                    index=name, settings={"index": {"refresh_interval": self._refresh}}
+                )
         except EsConnectionError as exc:
             raise ServiceUnavailable(f"Elasticsearch unreachable: {exc}") from exc
 

@@ -22,6 +22,7 @@ class BenchConfig:
     layout_indicators: int
     taxii_budget_s: float
     latency_s: float
+    latency_rate: float | None  # a fixed offered rate for A/B runs; None: 70% of measured
     taxii_workers: int
     workers: dict[str, int]
     worker_nice: int
@@ -51,6 +52,7 @@ class BenchConfig:
             layout_indicators=int(env.get("BENCH_LAYOUT_INDICATORS", "100000")),
             taxii_budget_s=float(env.get("BENCH_TAXII_BUDGET_S", "20" if quick else "120")),
             latency_s=float(env.get("BENCH_LATENCY_S", "15" if quick else "60")),
+            latency_rate=float(env.get("BENCH_LATENCY_RATE") or 0) or None,
             taxii_workers=int(env.get("BENCH_TAXII_WORKERS", "1")),
             workers=workers,
             # Workers and poller at nice 10, as README advises when they share a host with

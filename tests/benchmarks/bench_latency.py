@@ -118,6 +118,7 @@ def run_latency(
     watcher = Watcher(es_url=plan.es_url, index_name=plan.index_name).start()
     post_times: list[float] = []
     failures: list[str] = []
+    sent_by_id: dict[str, tuple[float, tuple[str, ...]]] = {}
     headers = {
         "Content-Type": TAXII,
         "Accept": TAXII,
@@ -129,6 +130,7 @@ def run_latency(
         body = orjson.dumps({"objects": [obj for obj, _ in chunk]})
         sent = time.time()
         watcher.expect(keys=[k for _, keys in chunk for k in keys], sent_at=sent)
+        sent_by_id.update((obj["id"], (sent, keys)) for obj, keys in chunk)
         reply = client.post(plan.objects_url, content=body, headers=headers)
         post_times.append(time.time() - sent)
         if reply.status_code != 202 or reply.json().get("success_count") != len(chunk):
@@ -183,6 +185,9 @@ def run_latency(
         "post_p99_ms": round(1000 * percentile(post_times, 99), 1),
         "watch_queries": watcher.queries,
         "latencies_s": [round(x, 4) for x in latencies],
+        # For the per-hop breakdown (bench_stages); the caller takes these out of the result.
+        "_sent": sent_by_id,
+        "_searchable": {key: at + lat for key, (at, lat) in watcher.seen.items()},
     }
 
 

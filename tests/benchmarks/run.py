@@ -5,9 +5,10 @@
     python -m tests.benchmarks.run --render bench-out/run-STAMP   # docs/ from a saved run
 
 Environment (all optional): BENCH_INDICATORS, BENCH_EMBEDDED_INDICATORS, BENCH_PARTNERS,
-BENCH_SEED, BENCH_BASELINE_OBJECTS, BENCH_LATENCY_S, BENCH_WORKERS ("extract=2,merge=1"),
-BENCH_PROFILE_S, BENCH_PHASES ("real,embedded,naive,taxii"), BENCH_OUT, BENCH_WRITE_DOCS,
-BENCH_KEEP. Needs Kafka, Elasticsearch and Redis on 127.0.0.1 (deploy/local/services up).
+BENCH_SEED, BENCH_BASELINE_OBJECTS, BENCH_LATENCY_S, BENCH_LATENCY_RATE (a fixed offered
+rate, for A/B runs), BENCH_WORKERS ("extract=2,merge=1"), BENCH_PROFILE_S, BENCH_PHASES
+("real,embedded,naive,taxii"), BENCH_OUT, BENCH_WRITE_DOCS, BENCH_KEEP.
+Needs Kafka, Elasticsearch and Redis on 127.0.0.1 (deploy/local/services up).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from tests.benchmarks.bench_procs import (
 )
 from tests.benchmarks.bench_render import render_saved, write_outputs
 from tests.benchmarks.bench_search import Background, WorkloadSpec, run_idle
+from tests.benchmarks.bench_stages import breakdown
 
 KAFKA, ES, REDIS = "127.0.0.1:9092", "http://127.0.0.1:9200", "redis://127.0.0.1:6379/0"
 TOKEN = "bench-token-cert-de"
@@ -85,7 +87,7 @@ class Run:
         values: dict[str, Any] = {
             "home": str(home),
             "namespace": namespace,
-            "log_level": "WARNING",
+            "log_level": "INFO",  # workers log their batch statistics at INFO
             "poll": {"page_size": 1000, "max_pages_per_run": 1_000_000, "concurrency": 8},
         }
         if real:
@@ -201,14 +203,15 @@ def _latency(run: Run, procs: ProcessSet, *, e2e_rate: float, workload: Workload
     values |= {"taxii": {"port": port, "workers": cfg.taxii_workers}}
     server_config = write_config(run.dir / "real-taxii.yaml", values)
     start_taxii_server(procs, name="taxii-latency", config=server_config, port=port)
-    first = _latency_run(run, procs, port=port, rate=0.7 * e2e_rate, workload=workload, tag="a")
+    rate = cfg.latency_rate or 0.7 * e2e_rate
+    first = _latency_run(run, procs, port=port, rate=rate, workload=workload, tag="a")
     offered = first[0]["target_rate_per_s"]
     # What the POST path sustained end to end: first POST to last searchable, as e2e counts.
     sustained = min(first[0]["achieved_rate_per_s"], first[0]["searchable_rate_per_s"])
     run.results["latency_at_e2e_load"] = first[0]
     run.results["search_ingesting_at_e2e_load"] = first[1]
     load = {"basis": "70% of the real e2e rate", "post_path_sustained_per_s": None}
-    if sustained < 0.95 * offered:  # the POST path saturated: that run measured its queue
+    if sustained < 0.95 * offered and not cfg.latency_rate:  # it measured its queue
         load = {
             "basis": "70% of the POST path's sustained rate",
             "post_path_sustained_per_s": sustained,
@@ -254,6 +257,13 @@ def _latency_run(
     finally:
         search = background.stop()
         cpu = cpu_between(before, procs.sampler.snapshot(), cores=os.cpu_count() or 1)
+    latency["hops"] = breakdown(
+        bootstrap=KAFKA,
+        namespace=run.results["namespace_real"],
+        sent=latency.pop("_sent"),
+        searchable=latency.pop("_searchable"),
+    )
+    run.log(f"[latency] per hop: {latency['hops']}")
     run.log(
         f"[latency] p50={latency['p50_s']} s p99={latency['p99_s']} s "
         f"missing={latency['missing']}; without search load {latency['first_half']}, "
