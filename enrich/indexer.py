@@ -16,15 +16,25 @@ from igsc.worker import StageOutput
 
 
 def upsert_documents(
-    *, index: Index, docs: Sequence[Mapping[str, Any]], stage: str
+    *,
+    index: Index,
+    docs: Sequence[Mapping[str, Any]],
+    stage: str,
+    encoded: Sequence[bytes] | None = None,
 ) -> list[Rejection]:
     """Bulk-upsert the newest document per key; refused ones come back as rejections.
 
+    `encoded`, when given, holds each document's JSON (sent as is, not encoded again).
     Stale versions are no-ops; a 429 or an unavailable shard is TransientFailure (retry).
     """
     newest: dict[str, IndexDoc] = {}
-    for body in docs:
-        doc = IndexDoc(id=body["key"], version=int(body["version"]), body=body)
+    for i, body in enumerate(docs):
+        doc = IndexDoc(
+            id=body["key"],
+            version=int(body["version"]),
+            body=body,
+            encoded=encoded[i] if encoded is not None else None,
+        )
         if doc.id not in newest or newest[doc.id].version <= doc.version:
             newest[doc.id] = doc
     result = index.bulk_upsert(schema=INDICATORS, docs=list(newest.values()))
@@ -50,4 +60,6 @@ class IndexStage:
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Bulk-upsert the newest document per key; stale versions are no-ops."""
         docs = [orjson.loads(m.value) for m in messages]
-        return StageOutput(rejected=upsert_documents(index=self._index, docs=docs, stage=self.name))
+        encoded = [m.value for m in messages]
+        rejected = upsert_documents(index=self._index, docs=docs, stage=self.name, encoded=encoded)
+        return StageOutput(rejected=rejected)

@@ -128,9 +128,12 @@ class MergeStage:
                 )
         changed = _changed(before, current)
         docs = [indicator_doc(self._enrich(r)) for r in changed.values()]
+        encoded = [orjson.dumps(d) for d in docs]  # once, for the index and the topic
         if docs:  # the sink first: offsets and state move only once the index has them
-            rejected += upsert_documents(index=self._index, docs=docs, stage=self.name)
-        records = [(d["key"].encode(), orjson.dumps(d)) for d in docs]
+            rejected += upsert_documents(
+                index=self._index, docs=docs, stage=self.name, encoded=encoded
+            )
+        records = [(d["key"].encode(), e) for d, e in zip(docs, encoded, strict=True)]
         rows = {row_key(k): encode_record(r, names=self._names) for k, r in changed.items()}
         return StageOutput(
             records={self._indicators_topic: records},

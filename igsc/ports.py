@@ -87,6 +87,9 @@ class IndexDoc:
     id: str
     version: int
     body: Mapping[str, Any]
+    # The body as JSON when the caller has serialised it already (it must encode `body`):
+    # an adapter then sends these bytes instead of encoding the body a second time.
+    encoded: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

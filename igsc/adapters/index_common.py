@@ -6,9 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from igsc.ports import IndexSchema
+import orjson
+
+from igsc.ports import IndexDoc, IndexSchema
 
 DOC_ID_FIELD = "doc_id"
+_DOC_ID_MEMBER = b',"' + DOC_ID_FIELD.encode() + b'":'
 _NUMBERS = (int, float)  # exact types: bool is an int subclass and is no number here
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -55,3 +58,11 @@ def filterable(schema: IndexSchema, field: str) -> None:
         raise ValueError(
             f"field {field!r} is not a keyword, date or numeric field of {schema.name}"
         )
+
+
+def stored_source(doc: IndexDoc) -> bytes:
+    """The body as stored: its JSON with the document id added as DOC_ID_FIELD."""
+    if doc.encoded is None or not doc.body or DOC_ID_FIELD in doc.body:
+        return orjson.dumps({**doc.body, DOC_ID_FIELD: doc.id})
+    # Spliced into the caller's bytes: the body is a non-empty JSON object ending in "}".
+    return doc.encoded[:-1] + _DOC_ID_MEMBER + orjson.dumps(doc.id) + b"}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from igsc.adapters.index_common import DOC_ID_FIELD, filterable, type_problem
+from igsc.adapters.index_common import DOC_ID_FIELD, filterable, stored_source, type_problem
 from igsc.adapters.sqlite_db import connect
 from igsc.ports import BulkFailure, BulkResult, IndexDoc, IndexSchema, SearchPage, SearchQuery
 
@@ -25,7 +25,7 @@ def _fts_query(text: str) -> str:
 
 
 def _stored_body(doc: IndexDoc) -> str:
-    return orjson.dumps({**doc.body, DOC_ID_FIELD: doc.id}).decode()
+    return stored_source(doc).decode()
 
 
 def _text_of(schema: IndexSchema, body: Mapping[str, Any]) -> str:

@@ -177,3 +177,23 @@ def test_ensure_is_safe_when_several_workers_start_at_once(index: Index) -> None
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda _: index.ensure(schema=SCHEMA), range(8)))
     assert index.bulk_upsert(schema=SCHEMA, docs=[doc(1)]).written == 1
+
+
+def test_a_body_sent_with_its_json_is_stored_like_one_without(index: Index) -> None:
+    import orjson
+
+    plain = doc(1)
+    with_json = doc(2)
+    with_json = IndexDoc(
+        id=with_json.id,
+        version=with_json.version,
+        body=with_json.body,
+        encoded=orjson.dumps(with_json.body),
+    )
+    result = index.bulk_upsert(schema=SCHEMA, docs=[plain, with_json])
+    assert (result.written, result.failed) == (2, ())
+    index.refresh(schema=SCHEMA)
+    got = index.get(schema=SCHEMA, doc_id="id-002")
+    assert got is not None and got["value"] == "host2.example"
+    page = index.search(schema=SCHEMA, query=SearchQuery(terms={"value": ("host2.example",)}))
+    assert [h["value"] for h in page.hits] == ["host2.example"]

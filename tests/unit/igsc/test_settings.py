@@ -103,3 +103,19 @@ def test_kafka_fetch_tuning_is_validated_and_reaches_the_adapter(tmp_path: Path)
     stream = build_stream(settings)
     assert isinstance(stream, KafkaStream)
     assert stream.fetch_tuning == (4096, 20)
+
+
+def test_index_refresh_interval_is_validated_and_reaches_the_adapter(tmp_path: Path) -> None:
+    from igsc.adapters.es_index import ElasticsearchIndex
+    from igsc.wiring import build_index
+
+    path = write(tmp_path, "index:\n  refresh_ms: 5\n")
+    checked = _igsc("config", "check", str(path), cwd=tmp_path)
+    assert checked.returncode == 2
+    assert "index.refresh_ms" in checked.stderr
+    settings = load_settings(
+        overrides={"index_url": "http://127.0.0.1:9", "index": {"refresh_ms": 250}}
+    )
+    index = build_index(settings)
+    assert isinstance(index, ElasticsearchIndex)
+    assert index.refresh_interval == "250ms"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,3 +83,19 @@ def test_a_crash_before_commit_redelivers_the_batch(tmp_path: Path) -> None:
     crashing.close()
     worker = _worker(stream, Upper())
     assert worker.drain() == 2
+
+
+def test_batch_statistics_are_logged_with_rate_and_time_per_part(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from igsc.worker import BatchStats
+
+    stats = BatchStats(stage="merge", every_s=3600)
+    stats.add(messages=1500, seconds={"poll": 0.1, "process": 2.0, "emit": 0.3, "commit": 0.1})
+    stats.add(messages=500, seconds={"poll": 0.1, "process": 1.0, "emit": 0.1, "commit": 0.1})
+    line = stats.summary(now=time.monotonic())
+    assert "merge: 2000 messages in 2 batches (mean 1000)" in line
+    assert "process 3.0s" in line and "emit 0.4s" in line
+    with caplog.at_level(logging.INFO, logger="igsc.worker"):
+        BatchStats(stage="extract", every_s=0).add(messages=7, seconds={"process": 0.5})
+    assert any("extract: 7 messages in 1 batches" in r.getMessage() for r in caplog.records)
