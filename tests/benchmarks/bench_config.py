@@ -26,6 +26,7 @@ class BenchConfig:
     taxii_workers: int
     workers: dict[str, int]
     worker_nice: int
+    poller_nice: int
     profile_s: int
     phases: frozenset[str]
     out: Path
@@ -58,6 +59,7 @@ class BenchConfig:
             # Workers and poller at nice 10, as README advises when they share a host with
             # Elasticsearch: analyst queries keep their latency while ingestion runs.
             worker_nice=int(env.get("BENCH_WORKER_NICE", "10")),
+            poller_nice=int(env.get("BENCH_POLLER_NICE", env.get("BENCH_WORKER_NICE", "10"))),
             profile_s=int(env.get("BENCH_PROFILE_S", "5" if quick else "30")),
             phases=frozenset(
                 env.get("BENCH_PHASES", _PHASES if quick else _PHASES + ",layout").split(",")

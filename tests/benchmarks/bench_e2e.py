@@ -40,7 +40,8 @@ class E2EPlan:
     stall_s: float = 120.0
     profile_s: int = 0
     partner_extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> fields
-    nice: int = 0  # CPU priority of workers and poller (searches keep theirs)
+    nice: int = 0  # CPU priority of the workers (searches keep theirs)
+    poller_nice: int = 0  # and of the poller
 
 
 @dataclass
@@ -109,7 +110,7 @@ def run_e2e(*, plan: E2EPlan, procs: ProcessSet, probe: Probe, log: Log) -> E2ER
         procs.start(
             name=f"{plan.mode}-poller",
             argv=[
-                *(("nice", "-n", str(plan.nice)) if plan.nice else ()),
+                *(("nice", "-n", str(plan.poller_nice)) if plan.poller_nice else ()),
                 *(sys.executable, "-m", "tests.benchmarks.bench_poll", str(config), str(poll_out)),
             ],
         )

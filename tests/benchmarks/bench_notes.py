@@ -91,12 +91,14 @@ def notes(*, results: dict[str, Any], workers: dict[str, int]) -> list[str]:
             "GET is bounded by BENCH_TAXII_BUDGET_S; when no page came back in that time the "
             "table shows the upper bound (one page per budget)."
         )
-    nice = (r.get("config") or {}).get("worker_nice")
-    if nice:
+    config = r.get("config") or {}
+    nice = config.get("worker_nice")
+    poller = config.get("poller_nice", nice)
+    if nice or poller:
         out.append(
-            f"Pipeline workers and the poller ran at nice {nice} (`igsc worker --nice`), as "
-            "the README advises when they share a host with Elasticsearch; the TAXII server, "
-            "Elasticsearch, Kafka and Redis ran at normal priority."
+            f"Pipeline workers ran at nice {nice} (`igsc worker --nice`) and the poller at nice "
+            f"{poller}, as the README advises when they share a host with Elasticsearch; the "
+            "TAXII server, Elasticsearch, Kafka and Redis ran at normal priority."
         )
     out.append(f"Dedup state: {(r.get('dedup') or {}).get('method', 'not measured')}.")
     return out

@@ -123,6 +123,7 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
             base_config=run.base_config(namespace=ns, real=True, home=run.dir / "real-home"),
             workers=cfg.workers,
             nice=cfg.worker_nice,
+            poller_nice=cfg.poller_nice,
             out=run.dir,
             timeout_s=max(300.0, corpus.indicators / 250),
             profile_s=cfg.profile_s,
@@ -287,6 +288,7 @@ def phase_embedded(run: Run, procs: ProcessSet) -> None:
         base_config=run.base_config(namespace=ns, real=False, home=home),
         workers=cfg.workers,
         nice=cfg.worker_nice,
+        poller_nice=cfg.poller_nice,
         out=run.dir,
         timeout_s=max(300.0, corpus.indicators / 100),
     )
@@ -328,6 +330,7 @@ def phase_layout(run: Run, procs: ProcessSet) -> None:
             base_config=run.base_config(namespace=ns, real=True, home=run.dir / f"layout{i}"),
             workers=workers,
             nice=cfg.worker_nice,
+            poller_nice=cfg.poller_nice,
             out=run.dir,
             timeout_s=max(300.0, corpus.indicators / 250),
         )
