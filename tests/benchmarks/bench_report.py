@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from tests.benchmarks.bench_stages import hops_table
+
 
 def _get(data: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
@@ -394,6 +396,10 @@ def markdown(*, results: dict[str, Any], command: str, png: str, notes: list[str
         table(results),
         "",
         f"![throughput over time and latency distribution]({png})",
+        "",
+        "## Where arrival-to-searchable time goes (per hop, from Kafka record timestamps)",
+        "",
+        hops_table(results),
         "",
         "## Peak memory (RSS, sampled every 0.5 s)",
         "",

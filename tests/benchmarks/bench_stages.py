@@ -88,3 +88,16 @@ def breakdown(
         }
         for hop, values in hops.items()
     }
+
+
+def hops_table(results: dict[str, Any]) -> str:
+    """p50/p99 of each hop of the headline latency run and of the run at the e2e load."""
+    runs = [
+        ("headline latency run", results.get("latency") or {}),
+        ("at 70% of the e2e rate", results.get("latency_at_e2e_load") or {}),
+    ]
+    rows = ["| run | hop | p50 (s) | p99 (s) |", "|---|---|---|---|"]
+    for label, run in runs:
+        for hop, q in (run.get("hops") or {}).items():
+            rows.append(f"| {label} | {hop.replace('_', ' ')} | {q['p50_s']} | {q['p99_s']} |")
+    return "\n".join(rows) if len(rows) > 2 else "No per-hop breakdown in this run."
