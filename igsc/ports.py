@@ -168,6 +168,14 @@ class Index(Protocol):
         """Make everything written so far searchable."""
         ...
 
+    # True when every acknowledged write is already searchable (refresh is a no-op).
+    searchable_on_write: bool
+
+    def await_refresh(self, *, schema: IndexSchema) -> None:
+        """Return once everything written before the call is searchable, riding the index's
+        next scheduled refresh instead of forcing one (no new segment, no extra merge work)."""
+        ...
+
     def drop(self, *, schema: IndexSchema) -> None:
         """Delete the index and all its documents."""
         ...

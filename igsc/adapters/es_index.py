@@ -26,6 +26,7 @@ from igsc.ports import BulkFailure, BulkResult, IndexDoc, IndexSchema, SearchPag
 BULK_CHUNK = 2000
 _BULK_FILTER = ["errors", "items.*.status", "items.*.error"]  # not the ~200-byte item echo
 _RETRIES_429 = 6
+_NEVER_AN_ID = "~await-refresh"  # no document is ever written with this id
 _FIRST_BACKOFF_S = 0.2
 _MAX_BACKOFF_S = 5.0
 
@@ -218,6 +219,18 @@ class ElasticsearchIndex:
     def refresh(self, *, schema: IndexSchema) -> None:
         """Make everything written searchable now."""
         self._client.indices.refresh(index=self._name(schema))
+
+    searchable_on_write = False
+
+    def await_refresh(self, *, schema: IndexSchema) -> None:
+        """A write with refresh=wait_for returns after the next scheduled refresh (which also
+        covers every earlier write); deleting an id that never exists writes nothing."""
+        try:
+            self._client.delete(index=self._name(schema), id=_NEVER_AN_ID, refresh="wait_for")
+        except NotFoundError:
+            return  # the expected answer, given once the refresh has happened
+        except EsConnectionError as exc:
+            raise ServiceUnavailable(f"Elasticsearch unreachable: {exc}") from exc
 
     def drop(self, *, schema: IndexSchema) -> None:
         """Delete the index and its template."""

@@ -214,6 +214,11 @@ class SqliteIndex:
     def refresh(self, *, schema: IndexSchema) -> None:
         """Writes are visible at commit; nothing to do."""
 
+    searchable_on_write = True
+
+    def await_refresh(self, *, schema: IndexSchema) -> None:
+        """Writes are visible at commit; nothing to wait for."""
+
     def drop(self, *, schema: IndexSchema) -> None:
         """Drop the tables."""
         docs, fts = self._tables(schema)

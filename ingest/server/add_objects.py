@@ -20,6 +20,7 @@ from igsc.tlp import Tlp, object_tlp
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock, Reservation
 from ingest.server.errors import TaxiiError
+from ingest.server.release import SearchableReleaser
 from ingest.server.status import StatusStore
 from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
 from ingest.server.timestamps import format_us, version_key
@@ -27,9 +28,8 @@ from ingest.server.visibility import default_tlp, visible_to
 
 log = logging.getLogger(__name__)
 
-# Threads that search, encode and refresh while the request thread builds, stores and
-# publishes: up to three per request in flight (tasks never wait on each other, so a full
-# pool only queues).
+# Threads that search and encode while the request thread builds, stores and publishes: up
+# to two per request in flight (tasks never wait on each other, so a full pool only queues).
 _WORKERS = 96
 
 
@@ -106,12 +106,11 @@ def _version_of(obj: dict[str, Any]) -> str | None:
 
 
 _Details = list[dict[str, str]]
-_Landed = tuple[_Details, _Details, _Details, "Future[None] | None"]
+_Landed = tuple[_Details, _Details, _Details]
 _Record = tuple[bytes, bytes]
 _Stored = tuple[
     dict[str, tuple[str, str]],
     dict[str, str],
-    "Future[None] | None",
     "Future[dict[str, _Record]] | None",
 ]
 
@@ -139,12 +138,6 @@ def _records(
     }
 
 
-def _join(refreshed: Future[None] | None) -> None:
-    """Wait for a refresh started by AddObjects._store; its error, if any, is the request's."""
-    if refreshed is not None:
-        refreshed.result()
-
-
 class AddObjects:
     """Stage: one submission in, one status resource out (also kept for GET status)."""
 
@@ -165,6 +158,7 @@ class AddObjects:
         self._topic = raw_topic
         self._strict = strict_bundles
         self._workers = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="taxii-add")
+        self._releaser = SearchableReleaser(store=store, clock=clock)
 
     def process(self, *, submission: Submission) -> dict[str, Any]:
         """Land the valid objects, publish them, and return the saved status resource."""
@@ -174,12 +168,10 @@ class AddObjects:
             message = f"not added: strict_bundles is on and {len(failures)} object(s) are invalid"
             failures += [_detail(v.obj["id"], v.version, message) for v in valid]
             valid = []
-        successes, pendings, landed, refreshed = self._land(submission, valid)
-        try:
-            return self._save_status(submission, successes, pendings, failures + landed)
-        finally:
-            # The 202 goes out only once what it reports is also searchable.
-            _join(refreshed)
+        # The 202 goes out once the objects are stored and published; readers see them after
+        # the store's next refresh (SearchableReleaser), in date_added order, none skipped.
+        successes, pendings, landed = self._land(submission, valid)
+        return self._save_status(submission, successes, pendings, failures + landed)
 
     def _save_status(
         self,
@@ -238,15 +230,10 @@ class AddObjects:
         for v in valid:
             first.setdefault(v.doc_id, v)  # the same object twice in one envelope lands once
         unique = list(first.values())
-        stored, failed, refreshed, encoded = self._store(submission, unique)
-        try:
-            # Only what the store accepted is published; the refresh that makes it readable
-            # runs meanwhile (it decides nothing the status reports).
-            landed = [v for v in unique if v.doc_id in stored]
-            published = self._publish(submission, landed, stored, encoded)
-        except BaseException:
-            _join(refreshed)
-            raise
+        stored, failed, encoded = self._store(submission, unique)
+        # Only what the store accepted is published.
+        landed = [v for v in unique if v.doc_id in stored]
+        published = self._publish(submission, landed, stored, encoded)
         successes, pendings, failures = [], [], []
         for v in valid:
             if v.doc_id in failed:
@@ -261,14 +248,13 @@ class AddObjects:
                         "stored but not yet forwarded; send the envelope again to complete",
                     )
                 )
-        return successes, pendings, failures, refreshed
+        return successes, pendings, failures
 
     def _store(self, submission: Submission, unique: Sequence[_Valid]) -> _Stored:
         """Land what is not stored yet; doc id -> (version, date_added) of everything stored,
-        refusals, and futures: the refresh (then release of the date_added block) and the
-        raw-topic records, encoded while the store works."""
+        refusals, and the raw-topic records (a future: encoded while the store works)."""
         if not unique:
-            return {}, {}, None, None
+            return {}, {}, None
         # The dedup search runs while a date_added block is reserved and the documents are
         # built; an object found already stored keeps its date_added (a gap in the block).
         searched = self._workers.submit(
@@ -284,24 +270,24 @@ class AddObjects:
             fresh = [v for v in unique if v.doc_id not in existing]
             if not fresh:
                 self._clock.release(reservation=reservation)
-                return stored, {}, None, None
+                return stored, {}, None
             stamped = {v.doc_id: stamped[v.doc_id] for v in fresh}
             encoded = self._workers.submit(_records, submission, fresh, stamped)
             result = self._versions.land(docs=[d for d in docs if d.id in stamped])
-            refreshed = self._workers.submit(self._refresh_then_release, reservation)
         except BaseException:
             self._clock.release(reservation=reservation)
             raise
+        self._release_when_searchable(reservation)
         failed = {f.id: f"not stored: {f.reason}" for f in result.failed}
         stored.update({k: val for k, val in stamped.items() if k not in failed})
-        return stored, failed, refreshed, encoded
+        return stored, failed, encoded
 
-    def _refresh_then_release(self, reservation: Reservation) -> None:
+    def _release_when_searchable(self, reservation: Reservation) -> None:
         # Readers may pass the reservation only once its documents are searchable.
-        try:
-            self._versions.refresh()
-        finally:
+        if self._versions.searchable_on_write:
             self._clock.release(reservation=reservation)
+        else:
+            self._releaser.release_when_searchable(reservation=reservation)
 
     def _publish(
         self,

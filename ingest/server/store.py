@@ -110,6 +110,7 @@ class VersionStore:
         index.ensure(schema=SCHEMA)
         # Concurrent requests share refreshes: each small refresh is a new Lucene segment.
         self._refresh = Coalesced(action=lambda: index.refresh(schema=SCHEMA))
+        self.searchable_on_write = index.searchable_on_write
 
     def _pages(self, query: SearchQuery) -> Iterator[Hit]:
         after = query.after
@@ -157,6 +158,10 @@ class VersionStore:
     def refresh(self) -> None:
         """Make everything landed so far searchable (by a refresh begun after this call)."""
         self._refresh()
+
+    def await_searchable(self) -> None:
+        """Return once everything landed so far is searchable, by the next scheduled refresh."""
+        self._index.await_refresh(schema=SCHEMA)
 
     def tombstone(self, *, hits: Sequence[Hit], first_version: int) -> BulkResult:
         """Mark documents deleted; versions first_version, first_version + 1, ..."""

@@ -68,6 +68,9 @@ def run_naive(
     }
 
 
+_SETTLE_S = 2.0
+
+
 def post_then_page(
     *, collection: Collection, objects: list[dict[str, Any]], batch: int, page: int, budget_s: float
 ) -> dict[str, Any]:
@@ -77,6 +80,9 @@ def post_then_page(
     caller) and the rate counts only what completed, reported with `bounded: true`.
     """
     posted = _bounded(lambda tally: _post_all(collection, objects, batch, tally), budget_s)
+    # igsc answers a POST before the store's next refresh (index.refresh_ms); the reads start
+    # once that has passed, so they see every object (medallion needs no wait; it costs it none).
+    time.sleep(_SETTLE_S)
     read = _bounded(lambda tally: _read_all(collection, page, tally), budget_s)
     return {
         "posted": posted["done"],

@@ -197,3 +197,14 @@ def test_a_body_sent_with_its_json_is_stored_like_one_without(index: Index) -> N
     assert got is not None and got["value"] == "host2.example"
     page = index.search(schema=SCHEMA, query=SearchQuery(terms={"value": ("host2.example",)}))
     assert [h["value"] for h in page.hits] == ["host2.example"]
+
+
+def test_after_await_refresh_earlier_writes_are_searchable(index: Index) -> None:
+    index.bulk_upsert(schema=SCHEMA, docs=[doc(i) for i in range(5)])
+    index.await_refresh(schema=SCHEMA)  # no forced refresh: the next scheduled one
+    page = index.search(schema=SCHEMA, query=SearchQuery(size=10))
+    assert sorted(h["value"] for h in page.hits) == [f"host{i}.example" for i in range(5)]
+
+
+def test_only_the_embedded_index_is_searchable_on_write(index: Index) -> None:
+    assert index.searchable_on_write is isinstance(index, SqliteIndex)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,13 +59,36 @@ def server(tmp_path: Path) -> Iterator[Server]:
         port.close()
 
 
+def _eventually(read: Callable[[], Any], *, until: Callable[[Any], bool]) -> Any:
+    """The read once `until` holds: a POST's objects become readable at the next refresh."""
+    deadline = time.monotonic() + 10
+    got = read()
+    while not until(got) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = read()
+    return got
+
+
+def test_posted_objects_become_readable_at_the_next_refresh_without_forcing_one(
+    server: Server,
+) -> None:
+    obj = indicator(markings=(GREEN,))
+    started = time.monotonic()
+    assert server.post([obj], who="alpha").json()["success_count"] == 1
+    seen = _eventually(lambda: server.read_all("bravo"), until=lambda got: len(got) == 1)
+    waited = time.monotonic() - started
+    assert [o["id"] for o in seen] == [obj["id"]]
+    # One refresh interval (500 ms) plus the refresh itself, with room for a loaded machine.
+    assert waited < 5
+
+
 def test_paging_on_elasticsearch_returns_every_visible_object_once(server: Server) -> None:
     shown = [indicator(markings=(GREEN,)) for _ in range(120)]
     hidden = [indicator(markings=(RED,)) for _ in range(40)]
     for i in range(0, 120, 30):
         batch = shown[i : i + 30] + hidden[i // 3 : i // 3 + 10]
         assert server.post(batch, who="alpha").json()["success_count"] == 40
-    seen = server.read_all("bravo", limit=17)
+    seen = _eventually(lambda: server.read_all("bravo", limit=17), until=lambda s: len(s) >= 120)
     counts = Counter(o["id"] for o in seen)
     assert set(counts) == {o["id"] for o in shown} and set(counts.values()) == {1}
     assert len(server.read_all("alpha", limit=50)) == 160
@@ -79,7 +104,10 @@ def test_versions_last_and_delete_on_elasticsearch(server: Server) -> None:
     mods = ["2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z"]
     server.post([indicator(ident, modified=m, markings=(CLEAR,)) for m in mods[::-1]])
     url = f"{server.objects_url()}{ident}/"
-    assert [o["modified"] for o in server.get(url, "bravo").json()["objects"]] == [mods[-1]]
+    latest = _eventually(
+        lambda: server.get(url, "bravo"), until=lambda r: r.status_code == 200
+    ).json()
+    assert [o["modified"] for o in latest["objects"]] == [mods[-1]]
     assert server.get(url + "versions/", "bravo").json()["versions"] == mods[::-1]
     deleted = server.client.delete(
         url, headers=server.headers("alpha"), params={"match[version]": "last"}
