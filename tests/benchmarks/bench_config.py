@@ -27,6 +27,7 @@ class BenchConfig:
     workers: dict[str, int]
     worker_nice: int
     poller_nice: int
+    search_nice: int
     profile_s: int
     phases: frozenset[str]
     out: Path
@@ -60,6 +61,9 @@ class BenchConfig:
             # Elasticsearch: analyst queries keep their latency while ingestion runs.
             worker_nice=int(env.get("BENCH_WORKER_NICE", "10")),
             poller_nice=int(env.get("BENCH_POLLER_NICE", env.get("BENCH_WORKER_NICE", "10"))),
+            # The analyst query process above everything else, as an analyst-facing API
+            # would run on a host it shares with ingestion (see README, deployment).
+            search_nice=int(env.get("BENCH_SEARCH_NICE", "-5")),
             profile_s=int(env.get("BENCH_PROFILE_S", "5" if quick else "30")),
             phases=frozenset(
                 env.get("BENCH_PHASES", _PHASES if quick else _PHASES + ",layout").split(",")

@@ -100,5 +100,11 @@ def notes(*, results: dict[str, Any], workers: dict[str, int]) -> list[str]:
             f"{poller}, as the README advises when they share a host with Elasticsearch; the "
             "TAXII server, Elasticsearch, Kafka and Redis ran at normal priority."
         )
+    search = config.get("search_nice")
+    if search:
+        out.append(
+            f"The analyst query process (the search load while ingesting) ran at nice {search}: "
+            "the priority an analyst-facing API gets on a host it shares with ingestion."
+        )
     out.append(f"Dedup state: {(r.get('dedup') or {}).get('method', 'not measured')}.")
     return out

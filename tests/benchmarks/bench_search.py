@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 import statistics
 import time
@@ -131,6 +132,7 @@ class WorkloadSpec:
     keys: list[str]
     countries: list[str]
     seed: int
+    nice: int = 0  # the analyst query process's CPU priority (negative: above ingestion)
 
     def build(self) -> Workload:
         """The workload, with its own Elasticsearch and Redis clients."""
@@ -151,6 +153,8 @@ class WorkloadSpec:
 
 def _query_loop(spec: WorkloadSpec, pause_s: float, limit: int, stop: Any, out: Any) -> None:
     """Child process: queries in a loop until stop is set; sends the times back."""
+    if spec.nice:
+        os.nice(spec.nice)  # a negative value needs root or CAP_SYS_NICE: fail loudly if not
     workload = spec.build()
     times: dict[str, list[float]] = {k: [] for k in KINDS}
     errors = done = 0

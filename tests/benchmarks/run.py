@@ -192,6 +192,7 @@ def _workload(run: Run, corpus: CorpusFiles) -> WorkloadSpec:
         keys=keys,
         countries=countries,
         seed=run.cfg.seed,
+        nice=run.cfg.search_nice,
     )
 
 
