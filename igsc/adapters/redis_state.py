@@ -117,16 +117,18 @@ class RedisState:
         return bool(result)
 
     def get_rows(self, *, table: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
-        """Rows that exist: one pipelined round trip of short Lua calls."""
+        """Rows that exist: one Lua call, or one pipelined round trip of short ones."""
         self._check_rows()
         chunks = [list(keys[i : i + _ROWS_PER_CALL]) for i in range(0, len(keys), _ROWS_PER_CALL)]
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for chunk in chunks:
-                self._get_rows(
-                    keys=[self._bucket(table, k) for k in chunk], args=chunk, client=pipe
-                )
-            replies = pipe.execute()
+            if len(chunks) == 1:  # e.g. an analyst's lookup: one call, one round trip
+                replies = [self._get_rows(keys=[self._bucket(table, k) for k in keys], args=keys)]
+            else:  # a pipeline with scripts adds a SCRIPT EXISTS round trip
+                pipe = self._client.pipeline(transaction=False)
+                for chunk in chunks:
+                    buckets = [self._bucket(table, k) for k in chunk]
+                    self._get_rows(keys=buckets, args=chunk, client=pipe)
+                replies = pipe.execute()
         except redis.ConnectionError as exc:
             raise ServiceUnavailable(f"Redis unreachable: {exc}") from exc
         out: dict[bytes, bytes] = {}
