@@ -45,6 +45,8 @@ def mapping_for(schema: IndexSchema) -> dict[str, Any]:
 class ElasticsearchIndex:
     """Index port on an Elasticsearch cluster."""
 
+    searchable_on_write = False  # documents become searchable at the next refresh
+
     def __init__(
         self, *, url: str, prefix: str, request_timeout_s: float = 30.0, refresh_ms: int = 500
     ) -> None:
@@ -219,8 +221,6 @@ class ElasticsearchIndex:
     def refresh(self, *, schema: IndexSchema) -> None:
         """Make everything written searchable now."""
         self._client.indices.refresh(index=self._name(schema))
-
-    searchable_on_write = False
 
     def await_refresh(self, *, schema: IndexSchema) -> None:
         """A write with refresh=wait_for returns after the next scheduled refresh (which also

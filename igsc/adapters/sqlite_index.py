@@ -42,6 +42,8 @@ def _text_of(schema: IndexSchema, body: Mapping[str, Any]) -> str:
 class SqliteIndex:
     """Index port over one SQLite file; one table pair per schema."""
 
+    searchable_on_write = True  # a committed write is searchable
+
     def __init__(self, *, path: Path, prefix: str) -> None:
         self._conn = connect(path)
         self._prefix = re.sub(r"\W", "_", prefix)
@@ -213,8 +215,6 @@ class SqliteIndex:
 
     def refresh(self, *, schema: IndexSchema) -> None:
         """Writes are visible at commit; nothing to do."""
-
-    searchable_on_write = True
 
     def await_refresh(self, *, schema: IndexSchema) -> None:
         """Writes are visible at commit; nothing to wait for."""

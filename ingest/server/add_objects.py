@@ -18,7 +18,7 @@ from igsc.records import Envelope
 from igsc.stix import SCO_TYPES, check_object
 from igsc.tlp import Tlp, object_tlp
 from ingest.server.access import Target
-from ingest.server.clock import DateAddedClock, Reservation
+from ingest.server.clock import DateAddedClock
 from ingest.server.errors import TaxiiError
 from ingest.server.release import SearchableReleaser
 from ingest.server.status import StatusStore
@@ -225,7 +225,7 @@ class AddObjects:
         return valid, failures
 
     def _land(self, submission: Submission, valid: Sequence[_Valid]) -> _Landed:
-        """Store, then publish; (successes, pendings, failures, refresh still running)."""
+        """Store, then publish; (successes, pendings, failures)."""
         first: dict[str, _Valid] = {}
         for v in valid:
             first.setdefault(v.doc_id, v)  # the same object twice in one envelope lands once
@@ -277,17 +277,10 @@ class AddObjects:
         except BaseException:
             self._clock.release(reservation=reservation)
             raise
-        self._release_when_searchable(reservation)
+        self._releaser.release_when_searchable(reservation=reservation)
         failed = {f.id: f"not stored: {f.reason}" for f in result.failed}
         stored.update({k: val for k, val in stamped.items() if k not in failed})
         return stored, failed, encoded
-
-    def _release_when_searchable(self, reservation: Reservation) -> None:
-        # Readers may pass the reservation only once its documents are searchable.
-        if self._versions.searchable_on_write:
-            self._clock.release(reservation=reservation)
-        else:
-            self._releaser.release_when_searchable(reservation=reservation)
 
     def _publish(
         self,

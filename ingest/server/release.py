@@ -30,12 +30,15 @@ class SearchableReleaser:
         self._store = store
         self._clock = clock
         self._queue: queue.SimpleQueue[Reservation] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="taxii-release", daemon=True)
-        self._thread.start()
+        if not store.searchable_on_write:  # the embedded index needs no waiting thread
+            threading.Thread(target=self._run, name="taxii-release", daemon=True).start()
 
     def release_when_searchable(self, *, reservation: Reservation) -> None:
-        """Queue a block whose documents have all been landed."""
-        self._queue.put(reservation)
+        """Release a block whose documents have all been landed, now or after a refresh."""
+        if self._store.searchable_on_write:
+            self._clock.release(reservation=reservation)
+        else:
+            self._queue.put(reservation)
 
     def _run(self) -> None:
         while True:
@@ -65,4 +68,5 @@ class SearchableReleaser:
                     _ATTEMPTS,
                     exc_info=True,
                 )
-                time.sleep(_FIRST_BACKOFF_S * 2**attempt)
+                if attempt + 1 < _ATTEMPTS:
+                    time.sleep(_FIRST_BACKOFF_S * 2**attempt)

@@ -146,18 +146,14 @@ class VersionStore:
         if not docs:
             return BulkResult()
         result = self.land(docs=docs)
-        self.refresh()
+        self._refresh()
         return result
 
     def land(self, *, docs: Sequence[IndexDoc]) -> BulkResult:
-        """Upsert durably; the documents are searchable only after refresh()."""
+        """Upsert durably; the documents are searchable after the next refresh."""
         if not docs:
             return BulkResult()
         return self._index.bulk_upsert(schema=SCHEMA, docs=docs)
-
-    def refresh(self) -> None:
-        """Make everything landed so far searchable (by a refresh begun after this call)."""
-        self._refresh()
 
     def await_searchable(self) -> None:
         """Return once everything landed so far is searchable, by the next scheduled refresh."""

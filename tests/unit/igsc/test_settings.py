@@ -79,21 +79,24 @@ def test_config_example_is_complete_and_passes_config_check(tmp_path: Path) -> N
     assert "partners=1" in checked.stdout
 
 
-def test_config_check_exits_non_zero_naming_the_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "stream:\n  partitions: 0\n")
-    checked = _igsc("config", "check", str(path), cwd=tmp_path)
+def assert_check_refuses(tmp_path: Path, *, yaml: str, key: str) -> None:
+    """`igsc config check` on this file exits 2 and names the key."""
+    checked = _igsc("config", "check", str(write(tmp_path, yaml)), cwd=tmp_path)
     assert checked.returncode == 2
-    assert "stream.partitions" in checked.stderr
+    assert key in checked.stderr
+
+
+def test_config_check_exits_non_zero_naming_the_key(tmp_path: Path) -> None:
+    assert_check_refuses(tmp_path, yaml="stream:\n  partitions: 0\n", key="stream.partitions")
 
 
 def test_kafka_fetch_tuning_is_validated_and_reaches_the_adapter(tmp_path: Path) -> None:
     from igsc.adapters.kafka_stream import KafkaStream
     from igsc.wiring import build_stream
 
-    path = write(tmp_path, "stream:\n  fetch_min_bytes: 0\n")
-    checked = _igsc("config", "check", str(path), cwd=tmp_path)
-    assert checked.returncode == 2
-    assert "stream.fetch_min_bytes" in checked.stderr
+    assert_check_refuses(
+        tmp_path, yaml="stream:\n  fetch_min_bytes: 0\n", key="stream.fetch_min_bytes"
+    )
     settings = load_settings(
         overrides={
             "stream_url": "kafka://127.0.0.1:9",
@@ -109,10 +112,7 @@ def test_index_refresh_interval_is_validated_and_reaches_the_adapter(tmp_path: P
     from igsc.adapters.es_index import ElasticsearchIndex
     from igsc.wiring import build_index
 
-    path = write(tmp_path, "index:\n  refresh_ms: 5\n")
-    checked = _igsc("config", "check", str(path), cwd=tmp_path)
-    assert checked.returncode == 2
-    assert "index.refresh_ms" in checked.stderr
+    assert_check_refuses(tmp_path, yaml="index:\n  refresh_ms: 5\n", key="index.refresh_ms")
     settings = load_settings(
         overrides={"index_url": "http://127.0.0.1:9", "index": {"refresh_ms": 250}}
     )
