@@ -127,6 +127,12 @@ class SearchQuery:
     sort: tuple[SortKey, ...] = ()
     size: int = 20
     after: tuple[Any, ...] | None = None
+    # Keyword fields to count values of among all matches, answered with the page (a
+    # search page and its facets in one pass, as an analyst's result screen needs them).
+    facets: tuple[str, ...] = ()
+
+
+FACET_SIZE = 20  # values per facet, most frequent first
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +142,7 @@ class SearchPage:
     hits: tuple[Mapping[str, Any], ...]
     total: int
     after: tuple[Any, ...] | None
+    facets: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -159,7 +166,7 @@ class Index(Protocol):
         ...
 
     def facets(
-        self, *, schema: IndexSchema, field: str, query: SearchQuery, size: int = 20
+        self, *, schema: IndexSchema, field: str, query: SearchQuery, size: int = FACET_SIZE
     ) -> dict[str, int]:
         """Document counts per value of a keyword field among the query's matches."""
         ...

@@ -21,7 +21,15 @@ from elasticsearch import (
 
 from igsc.adapters.index_common import DOC_ID_FIELD, filterable, stored_source
 from igsc.errors import ServiceUnavailable
-from igsc.ports import BulkFailure, BulkResult, IndexDoc, IndexSchema, SearchPage, SearchQuery
+from igsc.ports import (
+    FACET_SIZE,
+    BulkFailure,
+    BulkResult,
+    IndexDoc,
+    IndexSchema,
+    SearchPage,
+    SearchQuery,
+)
 
 BULK_CHUNK = 2000
 _BULK_FILTER = ["errors", "items.*.status", "items.*.error"]  # not the ~200-byte item echo
@@ -192,6 +200,8 @@ class ElasticsearchIndex:
         for k in query.sort:
             filterable(schema, k.field)
         sort.append({DOC_ID_FIELD: {"order": "asc"}})
+        for field in query.facets:
+            filterable(schema, field)
         resp = self._client.search(
             index=self._name(schema),
             query=self._query(schema, query),
@@ -199,14 +209,20 @@ class ElasticsearchIndex:
             size=query.size,
             search_after=list(query.after) if query.after is not None else None,
             track_total_hits=True,
+            aggs=_terms_aggs(query.facets, FACET_SIZE) or None,
         )
         raw = resp["hits"]["hits"]
         hits = tuple(h["_source"] for h in raw)
         after = tuple(raw[-1]["sort"]) if len(raw) == query.size else None
-        return SearchPage(hits=hits, total=int(resp["hits"]["total"]["value"]), after=after)
+        return SearchPage(
+            hits=hits,
+            total=int(resp["hits"]["total"]["value"]),
+            after=after,
+            facets=_bucket_counts(resp, query.facets),
+        )
 
     def facets(
-        self, *, schema: IndexSchema, field: str, query: SearchQuery, size: int = 20
+        self, *, schema: IndexSchema, field: str, query: SearchQuery, size: int = FACET_SIZE
     ) -> dict[str, int]:
         """Terms aggregation over the query's matches."""
         filterable(schema, field)
@@ -214,9 +230,9 @@ class ElasticsearchIndex:
             index=self._name(schema),
             query=self._query(schema, query),
             size=0,
-            aggs={"f": {"terms": {"field": field, "size": size}}},
+            aggs=_terms_aggs((field,), size),
         )
-        return {str(b["key"]): int(b["doc_count"]) for b in resp["aggregations"]["f"]["buckets"]}
+        return _bucket_counts(resp, (field,))[field]
 
     def refresh(self, *, schema: IndexSchema) -> None:
         """Make everything written searchable now."""
@@ -276,3 +292,17 @@ class _BulkOutcome:
             else:
                 self.failed.append(BulkFailure(doc.id, _reason(info)))
         return throttled
+
+
+def _terms_aggs(fields: Sequence[str], size: int) -> dict[str, Any]:
+    """One terms aggregation per field, named after it."""
+    return {f"facet:{f}": {"terms": {"field": f, "size": size}} for f in fields}
+
+
+def _bucket_counts(resp: Any, fields: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Value -> document count of each field's terms aggregation."""
+    aggs = resp.get("aggregations") or {}
+    return {
+        f: {str(b["key"]): int(b["doc_count"]) for b in aggs[f"facet:{f}"]["buckets"]}
+        for f in fields
+    }

@@ -13,7 +13,15 @@ import orjson
 
 from igsc.adapters.index_common import DOC_ID_FIELD, filterable, stored_source, type_problem
 from igsc.adapters.sqlite_db import connect
-from igsc.ports import BulkFailure, BulkResult, IndexDoc, IndexSchema, SearchPage, SearchQuery
+from igsc.ports import (
+    FACET_SIZE,
+    BulkFailure,
+    BulkResult,
+    IndexDoc,
+    IndexSchema,
+    SearchPage,
+    SearchQuery,
+)
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _CHUNK = 500  # ids per IN (...) query, under SQLite's bound-parameter limit
@@ -195,10 +203,11 @@ class SqliteIndex:
             ).fetchall()
         hits = tuple(orjson.loads(r[0]) for r in rows)
         after = tuple(rows[-1][1:]) if len(rows) == query.size else None
-        return SearchPage(hits=hits, total=int(total), after=after)
+        counts = {f: self.facets(schema=schema, field=f, query=query) for f in query.facets}
+        return SearchPage(hits=hits, total=int(total), after=after, facets=counts)
 
     def facets(
-        self, *, schema: IndexSchema, field: str, query: SearchQuery, size: int = 20
+        self, *, schema: IndexSchema, field: str, query: SearchQuery, size: int = FACET_SIZE
     ) -> dict[str, int]:
         """Matching documents counted per value of field."""
         filterable(schema, field)

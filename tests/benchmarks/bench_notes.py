@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.benchmarks.bench_latency import SAMPLE_EVERY
+
 
 def _scaling(results: dict[str, Any]) -> str:
     rows = results.get("medallion_get_scaling") or []
@@ -55,26 +57,28 @@ def notes(*, results: dict[str, Any], workers: dict[str, int]) -> list[str]:
         "server (uvicorn child, ES store, Kafka raw topic) in small batches offered at 70% of "
         "the measured real e2e rate by 16 client threads (latency counts from the moment a "
         "POST is sent). A POSTed object costs more than a polled one (the server also stores "
-        "it in its own TAXII collection index, refreshed per request so readers see it), so "
+        "it in its own TAXII collection index, which readers page), so "
         "when the POST path sustains less than 95% of that offer (sustained = indicators over "
         "the span from the first POST to the last searchable, as the e2e rate counts), the run "
         "measured its queue, not its latency: it is shown, and the phase runs again at 70% of "
         "that sustained rate, which gives the headline latency. All on the index the e2e run "
-        "built; "
-        "a watcher searches "
-        "Elasticsearch for the oldest 1,000 pending keys every 25 ms. The search load runs "
-        "during the "
-        "second half only, so the JSON splits latency into halves without and with it."
+        f"built; every {SAMPLE_EVERY}th indicator is watched: a watcher asks Elasticsearch "
+        "for the oldest 1,000 pending of them by document id every 25 ms (watching all would "
+        "make the measurement a large share of the search load). The search load runs "
+        "during the second half only, so the JSON splits latency into halves without and "
+        "with it."
     )
     out.append(
         "Search: exact = an analyst lookup (`enrich.lookup.lookup_observable`: the value as "
         "typed, canonicalised, then read from the dedup state in Redis and rebuilt with the "
         "pipeline's enrichers into the document merge indexed, `enrich.merged_records`; 10% "
         "absent observables); the same lookup answered by an Elasticsearch GET is shown for "
-        "comparison; country = terms on `countries` + a `kind` facet (two requests, through "
-        "the Index port); "
+        "comparison; country = terms on `countries`, first page and a `kind` facet over all "
+        "matches (one request, through the Index port); "
         "free text = simple_query_string on the text fields. 'While ingesting' runs during "
-        "the second half of the latency phase, one query every 50 ms, from a process of its own."
+        "the second half of the latency phase, from a process of its own: a search-cluster "
+        "query (GET, country, free text in turn) every 67 ms plus its own time, each preceded "
+        "by an exact lookup."
     )
     if r.get("naive"):
         out.append(

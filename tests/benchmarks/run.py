@@ -268,7 +268,8 @@ def _latency_run(
     run.log(f"[latency] per hop: {latency['hops']}")
     run.log(
         f"[latency] p50={latency['p50_s']} s p99={latency['p99_s']} s "
-        f"missing={latency['missing']}; without search load {latency['first_half']}, "
+        f"watched missing={latency['watched_missing']}; "
+        f"without search load {latency['first_half']}, "
         f"with {latency['second_half']}; accepted {latency['achieved_rate_per_s']}/s"
     )
     run.log(f"[real] search while ingesting: {search}")

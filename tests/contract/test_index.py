@@ -165,6 +165,20 @@ def test_facets_count_documents_per_value(index: Index) -> None:
     assert scoped == {"DE": 5, "FR": 2}
 
 
+def test_a_search_page_carries_the_facets_of_all_its_matches(index: Index) -> None:
+    index.bulk_upsert(schema=SCHEMA, docs=[doc(i) for i in range(10)])
+    index.refresh(schema=SCHEMA)
+    query = SearchQuery(ranges={"score": (None, 4)}, size=2, facets=("countries",))
+    page = index.search(schema=SCHEMA, query=query)
+    assert len(page.hits) == 2 and page.total == 5
+    assert page.facets == {"countries": {"DE": 5, "FR": 2}}  # all 5 matches, not the page
+    assert page.facets["countries"] == index.facets(schema=SCHEMA, field="countries", query=query)
+    plain = index.search(schema=SCHEMA, query=SearchQuery(size=2))
+    assert plain.facets == {}
+    with pytest.raises(ValueError, match="not a keyword"):
+        index.search(schema=SCHEMA, query=SearchQuery(facets=("nope",)))
+
+
 def test_filtering_on_an_unmapped_field_is_refused(index: Index) -> None:
     with pytest.raises(ValueError, match="not a keyword"):
         index.search(schema=SCHEMA, query=SearchQuery(terms={"nope": ["x"]}))
