@@ -158,11 +158,16 @@ class WorkloadSpec:
         )
 
 
-def _query_loop(spec: WorkloadSpec, pause_s: float, limit: int, stop: Any, out: Any) -> None:
-    """Child process: queries in a loop until stop is set; sends the times back."""
+def _query_loop(
+    spec: WorkloadSpec, pause_s: float, limit: int, signals: tuple[Any, Any, Any], out: Any
+) -> None:
+    """Child process: set up, report ready, wait for go, then query until stop is set."""
+    ready, go, stop = signals
     if spec.nice:
         os.nice(spec.nice)  # a negative value needs root or CAP_SYS_NICE: fail loudly if not
     workload = spec.build()
+    ready.set()
+    go.wait()
     times: dict[str, list[float]] = {k: [] for k in KINDS}
     errors = done = 0
     while not stop.is_set() and done < limit:
@@ -181,24 +186,36 @@ class Background:
     """Queries in a loop (one every pause_s) in a process of its own until stopped.
 
     An analyst is a separate client: measured inside the benchmark process, a query would
-    also wait for the GIL behind the POST and watcher threads of the latency phase.
+    also wait for the GIL behind the POST and watcher threads of the latency phase. The
+    process starts and sets itself up in `prepare`, before the measured load: its start-up
+    (imports, clients) at its raised priority would otherwise be a burst inside it.
     """
 
     def __init__(self, *, spec: WorkloadSpec, pause_s: float = 0.05, limit: int = 20_000) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self._stop = ctx.Event()
+        self._ready, self._go, self._stop = ctx.Event(), ctx.Event(), ctx.Event()
         self._receive, send = ctx.Pipe(duplex=False)
+        signals = (self._ready, self._go, self._stop)
         self._proc = ctx.Process(
-            target=_query_loop, args=(spec, pause_s, limit, self._stop, send), daemon=True
+            target=_query_loop, args=(spec, pause_s, limit, signals, send), daemon=True
         )
         self.times: dict[str, list[float]] = {k: [] for k in KINDS}
         self.errors = 0
 
-    def start(self) -> None:
+    def prepare(self, *, timeout_s: float = 120.0) -> None:
+        """Start the process and wait until it is ready to query."""
         self._proc.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError(f"the analyst query process was not ready in {timeout_s:.0f} s")
+
+    def start(self) -> None:
+        """Begin querying (prepare first)."""
+        self._go.set()
 
     def stop(self) -> dict[str, dict[str, float]]:
+        """Stop querying; the times of each kind, summarised."""
         self._stop.set()
+        self._go.set()  # a process still waiting to begin sees stop and reports nothing
         if self._proc.pid is not None:  # it may never have been started
             if self._receive.poll(60):
                 self.times, self.errors = self._receive.recv()

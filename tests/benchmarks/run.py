@@ -242,6 +242,7 @@ def _latency_run(
     run.log(f"[latency] POSTing at {rate:.0f} indicators/s for {cfg.latency_s:.0f} s")
     background = Background(spec=workload)
     assert procs.sampler is not None
+    background.prepare()  # its start-up is not part of the measured load
     before = procs.sampler.snapshot()
     try:
         latency = run_latency(
