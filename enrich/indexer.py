@@ -57,6 +57,10 @@ class IndexStage:
         self._index = index
         index.ensure(schema=INDICATORS)
 
+    def pace(self, *, behind: bool) -> None:
+        """Pass the worker's backlog report on to the index (igsc.pacing)."""
+        self._index.pace(schema=INDICATORS, behind=behind)
+
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Bulk-upsert the newest document per key; stale versions are no-ops."""
         docs = [orjson.loads(m.value) for m in messages]

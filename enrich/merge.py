@@ -108,6 +108,10 @@ class MergeStage:
         self._enrichers = tuple(enrichers)
         self._names = Interner(state=state, table=MERGE_TABLE)
 
+    def pace(self, *, behind: bool) -> None:
+        """Pass the worker's backlog report on to the index (igsc.pacing)."""
+        self._index.pace(schema=INDICATORS, behind=behind)
+
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Merge a batch; changed records are published, then their state saved."""
         ops, rejected = _decode(messages)

@@ -183,6 +183,14 @@ class Index(Protocol):
         next scheduled refresh instead of forcing one (no new segment, no extra merge work)."""
         ...
 
+    def pace(self, *, schema: IndexSchema, behind: bool) -> None:
+        """A writer's report after each batch: whether it is behind (a backlog is waiting).
+
+        While writers are behind, an index may refresh less often (igsc.pacing); writes and
+        await_refresh keep their guarantees either way.
+        """
+        ...
+
     def drop(self, *, schema: IndexSchema) -> None:
         """Delete the index and all its documents."""
         ...

@@ -8,7 +8,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from enrich.enrichers.settings import EnrichSettings
@@ -62,6 +69,19 @@ class IndexTuning(BaseModel):
     # segment that must later be merged: 500 ms measured ~25% more Elasticsearch CPU per
     # document than 1 s at full ingest, and halved the refresh share of arrival-to-searchable.
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
+    # While a writer has a backlog (full batches in a row, igsc.pacing), refresh this often
+    # instead; null: never. Measured on 300k indicators from scratch: 5 s took 27% less
+    # Elasticsearch CPU than 500 ms (23.0 against 31.3 core-s) and gave 10% more throughput.
+    catch_up_refresh_ms: int | None = Field(default=5_000, ge=100, le=600_000)
+
+    @model_validator(mode="after")
+    def _catch_up_is_slower(self) -> IndexTuning:
+        if self.catch_up_refresh_ms is not None and self.catch_up_refresh_ms < self.refresh_ms:
+            raise ValueError(
+                f"catch_up_refresh_ms ({self.catch_up_refresh_ms}) must not be below "
+                f"refresh_ms ({self.refresh_ms}): catching up refreshes less often, not more"
+            )
+        return self
 
 
 class Settings(BaseSettings):

@@ -36,7 +36,10 @@ def build_index(settings: Settings) -> Index:
         from igsc.adapters.es_index import ElasticsearchIndex
 
         return ElasticsearchIndex(
-            url=url, prefix=settings.namespace, refresh_ms=settings.index.refresh_ms
+            url=url,
+            prefix=settings.namespace,
+            refresh_ms=settings.index.refresh_ms,
+            catch_up_refresh_ms=settings.index.catch_up_refresh_ms,
         )
     from igsc.adapters.sqlite_index import SqliteIndex
 

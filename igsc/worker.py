@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from igsc.errors import TransientFailure
 from igsc.ports import Consumer, Message, Stream
@@ -35,6 +35,15 @@ class Stage(Protocol):
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Handle one batch; raise TransientFailure to have the same batch retried."""
+        ...
+
+
+@runtime_checkable
+class PacedStage(Protocol):
+    """A stage whose sink wants to know, batch by batch, whether a backlog is waiting."""
+
+    def pace(self, *, behind: bool) -> None:
+        """behind: the last poll filled a whole batch (more is waiting)."""
         ...
 
 
@@ -109,12 +118,15 @@ class StreamWorker:
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._backoff = backoff
+        self._paced = stage if isinstance(stage, PacedStage) else None
         self.stats = BatchStats(stage=stage.name)
 
     def run_batch(self, *, stop: threading.Event | None = None) -> int:
         """Process one batch end to end; returns how many messages it took."""
         started = time.monotonic()
         messages = self._consumer.poll(max_records=self._batch_size, timeout_s=self._poll_timeout_s)
+        if self._paced is not None:
+            self._paced.pace(behind=len(messages) >= self._batch_size)
         if not messages:
             return 0
         polled = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from elasticsearch import (
 
 from igsc.adapters.index_common import DOC_ID_FIELD, filterable, stored_source
 from igsc.errors import ServiceUnavailable
+from igsc.pacing import CatchUpSwitch
 from igsc.ports import (
     FACET_SIZE,
     BulkFailure,
@@ -37,6 +39,7 @@ _RETRIES_429 = 6
 _NEVER_AN_ID = "~await-refresh"  # no document is ever written with this id
 _FIRST_BACKOFF_S = 0.2
 _MAX_BACKOFF_S = 5.0
+log = logging.getLogger(__name__)
 
 
 def mapping_for(schema: IndexSchema) -> dict[str, Any]:
@@ -56,10 +59,19 @@ class ElasticsearchIndex:
     searchable_on_write = False  # documents become searchable at the next refresh
 
     def __init__(
-        self, *, url: str, prefix: str, request_timeout_s: float = 30.0, refresh_ms: int = 500
+        self,
+        *,
+        url: str,
+        prefix: str,
+        request_timeout_s: float = 30.0,
+        refresh_ms: int = 500,
+        catch_up_refresh_ms: int | None = None,
     ) -> None:
         self._prefix = prefix
         self.refresh_interval = f"{refresh_ms}ms"
+        # None: no catch-up mode, the index always refreshes every refresh_ms.
+        self.catch_up_interval = f"{catch_up_refresh_ms}ms" if catch_up_refresh_ms else None
+        self._switches: dict[str, CatchUpSwitch] = {}
         self._client = Elasticsearch(
             url,
             serializers={"application/json": OrjsonSerializer()},
@@ -89,10 +101,8 @@ class ElasticsearchIndex:
             )
             if not self._client.indices.exists(index=name):
                 self._create(name)
-            else:  # a changed refresh interval applies to the existing index too
-                self._client.indices.put_settings(
-                    index=name, settings={"index": {"refresh_interval": self.refresh_interval}}
-                )
+            else:  # a changed interval applies to the existing index too; ends any catch-up
+                self._set_refresh(name, self.refresh_interval)
         except EsConnectionError as exc:
             raise ServiceUnavailable(f"Elasticsearch unreachable: {exc}") from exc
 
@@ -247,6 +257,29 @@ class ElasticsearchIndex:
             return  # the expected answer, given once the refresh has happened
         except EsConnectionError as exc:
             raise ServiceUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+
+    def pace(self, *, schema: IndexSchema, behind: bool) -> None:
+        """While the writer is behind, refresh every catch_up_refresh_ms, not refresh_ms."""
+        if self.catch_up_interval is None:
+            return
+        switch = self._switches.setdefault(schema.name, CatchUpSwitch())
+        catching_up = switch.report(behind=behind)
+        if catching_up is None:
+            return
+        interval = self.catch_up_interval if catching_up else self.refresh_interval
+        try:
+            self._set_refresh(self._name(schema), interval)
+        except (ApiError, EsConnectionError) as exc:
+            switch.undo()  # pacing is advisory: the next batch's report tries again
+            log.warning("could not set %s to refresh every %s: %s", schema.name, interval, exc)
+            return
+        state = "catching up" if catching_up else "caught up"
+        log.info("%s: %s, refresh every %s", schema.name, state, interval)
+
+    def _set_refresh(self, name: str, interval: str) -> None:
+        self._client.indices.put_settings(
+            index=name, settings={"index": {"refresh_interval": interval}}
+        )
 
     def drop(self, *, schema: IndexSchema) -> None:
         """Delete the index and its template."""

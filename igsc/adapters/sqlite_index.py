@@ -228,6 +228,9 @@ class SqliteIndex:
     def await_refresh(self, *, schema: IndexSchema) -> None:
         """Writes are visible at commit; nothing to wait for."""
 
+    def pace(self, *, schema: IndexSchema, behind: bool) -> None:
+        """Writes are visible at commit and cost no refreshes: nothing to pace."""
+
     def drop(self, *, schema: IndexSchema) -> None:
         """Drop the tables."""
         docs, fts = self._tables(schema)

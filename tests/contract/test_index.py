@@ -25,7 +25,9 @@ SCHEMA = IndexSchema(
 def index(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[Index]:
     if request.param == "elasticsearch":
         made: Index = ElasticsearchIndex(
-            url=f"http://{require_service('elasticsearch')}", prefix=unique
+            url=f"http://{require_service('elasticsearch')}",
+            prefix=unique,
+            catch_up_refresh_ms=1500,  # catch-up mode on, as deployed (shorter, for speed)
         )
     else:
         made = SqliteIndex(path=tmp_path / "index.db", prefix=unique)
@@ -177,6 +179,19 @@ def test_a_search_page_carries_the_facets_of_all_its_matches(index: Index) -> No
     assert plain.facets == {}
     with pytest.raises(ValueError, match="not a keyword"):
         index.search(schema=SCHEMA, query=SearchQuery(facets=("nope",)))
+
+
+def test_writes_while_catching_up_are_searchable_after_await_refresh(index: Index) -> None:
+    for _ in range(5):
+        index.pace(schema=SCHEMA, behind=True)
+    index.bulk_upsert(schema=SCHEMA, docs=[doc(i) for i in range(3)])
+    index.await_refresh(schema=SCHEMA)
+    assert index.search(schema=SCHEMA, query=SearchQuery(size=10)).total == 3
+    index.pace(schema=SCHEMA, behind=False)
+    index.bulk_upsert(schema=SCHEMA, docs=[doc(3)])
+    index.await_refresh(schema=SCHEMA)
+    assert index.get(schema=SCHEMA, doc_id="id-003") is not None
+    assert index.search(schema=SCHEMA, query=SearchQuery(size=10)).total == 4
 
 
 def test_filtering_on_an_unmapped_field_is_refused(index: Index) -> None:

@@ -119,3 +119,21 @@ def test_index_refresh_interval_is_validated_and_reaches_the_adapter(tmp_path: P
     index = build_index(settings)
     assert isinstance(index, ElasticsearchIndex)
     assert index.refresh_interval == "250ms"
+
+
+def test_catch_up_refresh_is_validated_and_reaches_the_adapter(tmp_path: Path) -> None:
+    from igsc.adapters.es_index import ElasticsearchIndex
+    from igsc.wiring import build_index
+
+    slower_than_catch_up = "index:\n  refresh_ms: 2000\n  catch_up_refresh_ms: 1000\n"
+    assert_check_refuses(tmp_path, yaml=slower_than_catch_up, key="catch_up_refresh_ms")
+    default = build_index(load_settings(overrides={"index_url": "http://127.0.0.1:9"}))
+    assert isinstance(default, ElasticsearchIndex)
+    assert default.catch_up_interval == "5000ms"
+    never = build_index(
+        load_settings(
+            overrides={"index_url": "http://127.0.0.1:9", "index": {"catch_up_refresh_ms": None}}
+        )
+    )
+    assert isinstance(never, ElasticsearchIndex)
+    assert never.catch_up_interval is None

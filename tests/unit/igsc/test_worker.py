@@ -99,3 +99,25 @@ def test_batch_statistics_are_logged_with_rate_and_time_per_part(
     with caplog.at_level(logging.INFO, logger="igsc.worker"):
         BatchStats(stage="extract", every_s=0).add(messages=7, seconds={"process": 0.5})
     assert any("extract: 7 messages in 1 batches" in r.getMessage() for r in caplog.records)
+
+
+class PacedUpper(Upper):
+    """Upper, and records each backlog report the worker makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[bool] = []
+
+    def pace(self, *, behind: bool) -> None:
+        self.reports.append(behind)
+
+
+def test_the_worker_reports_a_backlog_when_a_poll_fills_a_whole_batch(tmp_path: Path) -> None:
+    stream = SqliteStream(path=tmp_path / "s.db", partitions=1)
+    stream.publish(topic="in", records=[(b"k", b"v%d" % i) for i in range(250)])
+    stage = PacedUpper()
+    worker = _worker(stream, stage)  # batches of 100
+    taken = [worker.run_batch() for _ in range(4)]
+    assert taken == [100, 100, 50, 0]
+    # Two full batches (behind), a short one and an empty poll (caught up).
+    assert stage.reports == [True, True, False, False]
