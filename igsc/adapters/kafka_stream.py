@@ -218,14 +218,9 @@ class KafkaGroupConsumer:
                 )
 
     def poll(self, *, max_records: int, timeout_s: float) -> list[Message]:
-        """Up to max_records records, unpacked from as few Kafka messages as needed.
-
-        What is left of the last fetch is topped up with whatever else has arrived (without
-        waiting), so a short batch means no more is waiting: a backlog gives full batches.
-        """
-        if len(self._buffer) < max_records:
-            wait_s = 0.0 if self._buffer else timeout_s
-            fetched = self._consumer.poll(timeout_ms=int(wait_s * 1000))
+        """Up to max_records records, unpacked from as few Kafka messages as needed."""
+        if not self._buffer:
+            fetched = self._consumer.poll(timeout_ms=int(timeout_s * 1000))
             for tp, records in fetched.items():
                 self._unpack(tp, records)
         count = min(max_records, len(self._buffer))
