@@ -20,15 +20,18 @@ def test_a_burst_is_not_a_backlog() -> None:
     assert not switch.catching_up
 
 
-def test_the_first_short_batch_ends_catch_up() -> None:
+def test_catch_up_ends_after_three_short_batches_in_a_row() -> None:
     switch = CatchUpSwitch(enter_after=1)
     assert switch.report(behind=True) is True
+    # The rest of a fetch is a short batch inside a backlog: one alone changes nothing.
+    assert [switch.report(behind=b) for b in (False, True, False, False)] == [None] * 4
+    assert switch.catching_up
     assert switch.report(behind=False) is False
     assert switch.report(behind=False) is None
 
 
 def test_an_unapplied_change_is_decided_again_by_the_next_report() -> None:
-    switch = CatchUpSwitch(enter_after=1)
+    switch = CatchUpSwitch(enter_after=1, leave_after=1)
     assert switch.report(behind=True) is True
     switch.undo()  # e.g. Elasticsearch refused the settings change
     assert switch.report(behind=True) is True
