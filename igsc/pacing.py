@@ -34,12 +34,17 @@ class CatchUpSwitch:
             self._in_a_row = 0
             return None
         self._in_a_row += 1
-        if self._in_a_row < (self._leave_after if self.catching_up else self._enter_after):
+        if self._in_a_row < self._needed():
             return None
         self._in_a_row = 0
         self.catching_up = behind
         return behind
 
     def undo(self) -> None:
-        """Forget the last change (it could not be applied): the next report decides again."""
+        """Take back the last change (it could not be applied): the next report that still
+        disagrees with the mode makes it again, without a new run of reports."""
         self.catching_up = not self.catching_up
+        self._in_a_row = self._needed() - 1
+
+    def _needed(self) -> int:
+        return self._leave_after if self.catching_up else self._enter_after

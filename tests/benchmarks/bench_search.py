@@ -183,7 +183,8 @@ def _query_loop(
 
 
 class Background:
-    """Queries in a loop (one every pause_s) in a process of its own until stopped.
+    """Queries in a loop (see _LOOP: a search-cluster query every pause_s x 4/3, each after
+    an exact lookup) in a process of its own until stopped.
 
     An analyst is a separate client: measured inside the benchmark process, a query would
     also wait for the GIL behind the POST and watcher threads of the latency phase. The

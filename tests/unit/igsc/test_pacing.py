@@ -1,4 +1,4 @@
-"""Catch-up mode starts only after a run of full batches and ends with the first short one."""
+"""Catch-up mode starts after a run of full batches and ends after a run of short ones."""
 
 from __future__ import annotations
 
@@ -30,8 +30,13 @@ def test_catch_up_ends_after_three_short_batches_in_a_row() -> None:
     assert switch.report(behind=False) is None
 
 
-def test_an_unapplied_change_is_decided_again_by_the_next_report() -> None:
-    switch = CatchUpSwitch(enter_after=1, leave_after=1)
-    assert switch.report(behind=True) is True
+def test_an_unapplied_change_is_made_again_by_the_next_report() -> None:
+    switch = CatchUpSwitch()
+    assert [switch.report(behind=True) for _ in range(3)] == [None, None, True]
     switch.undo()  # e.g. Elasticsearch refused the settings change
-    assert switch.report(behind=True) is True
+    assert not switch.catching_up
+    assert switch.report(behind=True) is True  # not three more reports
+    assert [switch.report(behind=False) for _ in range(3)] == [None, None, False]
+    switch.undo()
+    assert switch.catching_up
+    assert switch.report(behind=False) is False
