@@ -17,7 +17,7 @@ import orjson
 
 from igsc.errors import TransientFailure
 from igsc.ports import State
-from ingest.server.timestamps import wall_clock_us
+from igsc.stix_time import wall_clock_us
 
 _MAX_ATTEMPTS = 200
 

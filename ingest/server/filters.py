@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from igsc.stix_time import format_us, parse_us, version_key
 from ingest.server.errors import TaxiiError
-from ingest.server.timestamps import format_us, parse_us, version_key
 
 OBJECTS_FILTERS = frozenset({"id", "type", "version", "spec_version"})
 OBJECT_FILTERS = frozenset({"version", "spec_version"})

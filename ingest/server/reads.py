@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from igsc.stix_time import EPOCH_TEXT, format_us
 from igsc.tlp import Tlp
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
@@ -19,7 +20,6 @@ from ingest.server.filters import (
 )
 from ingest.server.granular import redact
 from ingest.server.store import Hit, ReadQuery, Selected, VersionStore
-from ingest.server.timestamps import EPOCH_TEXT, format_us
 from ingest.server.tokens import PagePosition, PageTokens
 from ingest.server.visibility import Reader
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from taxii_server_fixtures import CLEAR, SHARED, Server, indicator
 
 from igsc.adapters.sqlite_state import SqliteState
+from igsc.stix_time import format_us, parse_us
 from ingest.server.clock import DateAddedClock
-from ingest.server.timestamps import format_us, parse_us
 
 RESERVER = """
 import sys
