@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from functools import partial
+from typing import Protocol, TypeVar, runtime_checkable
 
 from igsc.errors import TransientFailure
 from igsc.ports import Consumer, Message, Stream
-from igsc.records import Rejection
+from igsc.records import Rejection, rejection
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +100,16 @@ class BatchStats:
         )
 
 
+_STIX_ID = re.compile(r"^[a-z0-9-]+--[0-9a-fA-F-]{36}$")
+
+
 class StreamWorker:
-    """Runs one stage over a consumer group; offsets advance only after outputs are durable."""
+    """Runs one stage over a consumer group; offsets advance only after outputs are durable.
+
+    A record that makes the stage raise anything but TransientFailure is isolated by
+    bisecting its batch and dead-lettered; the rest of the batch goes on, so one bad record
+    never stalls a partition.
+    """
 
     def __init__(
         self,
@@ -110,6 +122,7 @@ class StreamWorker:
         batch_size: int,
         poll_timeout_s: float,
         backoff: Backoff = Backoff(),
+        stall_warning_s: float = 60.0,
     ) -> None:
         self._stream = stream
         self._consumer: Consumer = stream.consumer(group=group, topics=topics)
@@ -118,7 +131,9 @@ class StreamWorker:
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._backoff = backoff
+        self._stall_warning_s = stall_warning_s
         self._paced = stage if isinstance(stage, PacedStage) else None
+        self._spent: dict[str, float] = {}
         self.stats = BatchStats(stage=stage.name)
 
     def run_batch(self, *, stop: threading.Event | None = None) -> int:
@@ -130,13 +145,55 @@ class StreamWorker:
         if not messages:
             return 0
         polled = time.monotonic()
+        self._spent = {"poll": polled - started, "process": 0.0, "emit": 0.0}
+        self._handle(messages, stop=stop)
+        emitted = time.monotonic()
+        self._consumer.commit(messages=messages)
+        self._spent["commit"] = time.monotonic() - emitted
+        self.stats.add(messages=len(messages), seconds=self._spent)
+        return len(messages)
+
+    def _handle(self, messages: Sequence[Message], *, stop: threading.Event | None) -> None:
+        """Process and emit messages, bisecting around records the stage cannot handle.
+
+        Halves are processed and emitted one after the other: a stage loads its state at the
+        start of process and saves it in after_publish, so a later half must see the earlier
+        half's saved state. k bad records among n cost O(k log n) process calls.
+        """
+        failure = self._retrying(partial(self._attempt, messages), stop=stop)
+        if failure is None:
+            return
+        if len(messages) == 1:
+            self._retrying(partial(self._reject, messages[0], failure), stop=stop)
+            return
+        middle = len(messages) // 2
+        self._handle(messages[:middle], stop=stop)
+        self._handle(messages[middle:], stop=stop)
+
+    def _attempt(self, messages: Sequence[Message]) -> Exception | None:
+        """Process and emit; the unexpected error of process, or None once emitted."""
+        began = time.monotonic()
+        try:
+            output = self._stage.process(messages=messages)
+        except TransientFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the record-isolation boundary: bisected next
+            return exc
+        finally:
+            self._spent["process"] += time.monotonic() - began
+        processed = time.monotonic()
+        self._emit(output)
+        self._spent["emit"] += time.monotonic() - processed
+        return None
+
+    def _retrying(self, action: Callable[[], T], *, stop: threading.Event | None) -> T:
+        """Run action, retrying with backoff on TransientFailure; warn while no progress."""
         attempt = 0
+        stalled_since = time.monotonic()
+        next_warning = self._stall_warning_s
         while True:
             try:
-                output = self._stage.process(messages=messages)
-                processed = time.monotonic()
-                self._emit(output)
-                break
+                return action()
             except TransientFailure as exc:
                 attempt += 1
                 wait = self._backoff.delay(attempt=attempt)
@@ -147,20 +204,39 @@ class StreamWorker:
                     attempt,
                     wait,
                 )
+                stalled = time.monotonic() - stalled_since
+                if stalled >= next_warning:
+                    log.warning(
+                        "%s: no progress for %.0fs: the same batch has failed %d times",
+                        self._stage.name,
+                        stalled,
+                        attempt,
+                    )
+                    next_warning = (stalled // self._stall_warning_s + 1) * self._stall_warning_s
                 if stop is None:
                     time.sleep(wait)
                 elif stop.wait(wait):
                     raise  # shutting down: the batch stays uncommitted and will be redelivered
-        emitted = time.monotonic()
-        self._consumer.commit(messages=messages)
-        moments = (started, polled, processed, emitted, time.monotonic())
-        self.stats.add(
-            messages=len(messages),
-            seconds={
-                p: b - a for p, a, b in zip(BatchStats.PARTS, moments, moments[1:], strict=False)
-            },
+
+    def _reject(self, message: Message, error: Exception) -> None:
+        # Type and position only: the payload, and maybe the message, can hold TLP:RED data.
+        log.warning(
+            "%s: dead-lettering the record at %s[%d]@%d: the stage raised %s",
+            self._stage.name,
+            message.topic,
+            message.partition,
+            message.offset,
+            type(error).__name__,
         )
-        return len(messages)
+        key = message.key.decode("utf-8", "replace")
+        record = rejection(
+            stage=self._stage.name,
+            reason=f"{type(error).__name__}: {error}"[:1000],
+            partner=None,
+            stix_id=key if _STIX_ID.match(key) else None,
+            payload=message.value.decode("utf-8", "replace"),
+        )
+        self._stream.publish(topic=self._rejected_topic, records=[(message.key, record.to_bytes())])
 
     def _emit(self, output: StageOutput) -> None:
         for topic, records in output.records.items():
