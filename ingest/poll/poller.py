@@ -21,6 +21,7 @@ from igsc.poll_settings import PollSettings
 from igsc.ports import State, Stream
 from ingest.convert import Batch, ObjectConverter
 from ingest.poll.guard import TargetPolicy
+from ingest.poll.page_convert import convert_page
 from ingest.poll.pages import Page, parse_envelope
 from ingest.poll.result import PollResult, PollTarget
 from ingest.poll.retry import MalformedResponse, Retrier
@@ -251,7 +252,12 @@ class CollectionPoller:
             page, headers = self._fetch(conn, collection, added_after=run.old, token=token)
             run.pages += 1
             last = parse_server_time(headers.get(DATE_ADDED_LAST))
-            batch = converter.convert(objects=page.objects, date_added=last.text if last else None)
+            batch = convert_page(
+                converter=converter,
+                objects=page.objects,
+                date_added=last.text if last else None,
+                partner=self._partner.id,
+            )
             self._publish(batch)
             run.published += len(batch.raw)
             run.rejected += len(batch.rejected)
