@@ -99,7 +99,17 @@ class Partner(BaseModel):
     reliability: float = Field(default=0.5, ge=0.0, le=1.0)
     default_tlp: str = "amber"
     allow_private_network: bool = False
-    allowed_hosts: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="extra hosts ('host', 'host:port' or 'scheme://host[:port]') its TAXII "
+        "server may send us to (API roots, next, redirects); they get no credentials",
+    )
+    credential_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="extra hosts, in the allowed_hosts forms, that may also receive its "
+        "credentials (Authorization, cookies, client certificate); credentials otherwise go "
+        "only to the origin of taxii_url",
+    )
     can_read: tuple[str, ...] = Field(default=(), description="our collection ids it may read")
     can_write: tuple[str, ...] = Field(default=(), description="our collection ids it may write")
     amber_to_sharing_groups: bool = Field(

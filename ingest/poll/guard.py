@@ -136,12 +136,18 @@ def parse_ip(text: str) -> IpAddress:
 
 @dataclass(frozen=True, slots=True)
 class TargetPolicy:
-    """Where the poller of one partner may connect and where its credentials may go."""
+    """Where the poller of one partner may connect and where its credentials may go.
+
+    Credentials go to the configured origin only, or to a host the operator listed in
+    `credential_hosts`: a host in `allowed_hosts` may be reached (an API root in discovery,
+    a `next` URL, a redirect) but gets no Authorization, cookie or client certificate.
+    """
 
     partner: str
     home: Origin
     allowed: tuple[HostRule, ...] = ()
     allow_private: bool = False
+    credential_rules: tuple[HostRule, ...] = ()
 
     @classmethod
     def for_partner(cls, partner: Partner) -> TargetPolicy:
@@ -151,11 +157,20 @@ class TargetPolicy:
             home = Origin.of(url)
         except ValueError as exc:
             raise UnsafeTarget(partner=partner.id, url=url, why=f"taxii_url: {exc}") from exc
-        rules = tuple(HostRule.parse(h) for h in partner.allowed_hosts)
-        return cls(partner.id, home, rules, partner.allow_private_network)
+        return cls(
+            partner=partner.id,
+            home=home,
+            allowed=tuple(HostRule.parse(h) for h in partner.allowed_hosts),
+            allow_private=partner.allow_private_network,
+            credential_rules=tuple(HostRule.parse(h) for h in partner.credential_hosts),
+        )
 
     def _trusted(self, origin: Origin) -> bool:
-        return origin == self.home or any(rule.matches(origin) for rule in self.allowed)
+        # A host trusted with credentials may be reached too.
+        return self._gets_credentials(origin) or any(rule.matches(origin) for rule in self.allowed)
+
+    def _gets_credentials(self, origin: Origin) -> bool:
+        return origin == self.home or any(rule.matches(origin) for rule in self.credential_rules)
 
     def check_url(self, url: str) -> Origin:
         """The URL's origin if the partner may be reached there, else UnsafeTarget."""
@@ -172,9 +187,9 @@ class TargetPolicy:
         return origin
 
     def may_send_credentials(self, url: str) -> bool:
-        """Credentials go only to the configured host and to hosts the operator allowed."""
+        """Credentials go only to the configured origin and to `credential_hosts`."""
         try:
-            return self._trusted(Origin.of(url))
+            return self._gets_credentials(Origin.of(url))
         except ValueError:
             return False
 

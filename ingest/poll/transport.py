@@ -163,6 +163,7 @@ class GuardedSession(requests.Session):
     def _apply_credentials(self, request: requests.PreparedRequest) -> str | tuple[str, str] | None:
         request.headers.pop("Authorization", None)
         if not self._policy.may_send_credentials(str(request.url)):
+            request.headers.pop("Cookie", None)  # a session cookie is a credential too
             return None
         if self._credentials.authorization:
             request.headers["Authorization"] = self._credentials.authorization

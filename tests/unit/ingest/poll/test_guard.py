@@ -112,9 +112,21 @@ def test_allowed_hosts_entries_widen_the_policy_by_host_port_or_origin() -> None
             policy.check_url(url)
 
 
-def test_credentials_only_go_to_configured_or_allowed_hosts() -> None:
+def test_credentials_only_go_to_the_configured_origin_or_credential_hosts() -> None:
     policy = _policy(allowed=("mirror.example",))
     assert policy.may_send_credentials("https://taxii.cert-x.example/api1/")
-    assert policy.may_send_credentials("https://mirror.example/api1/")
+    assert not policy.may_send_credentials("https://mirror.example/api1/")  # reachable only
     assert not policy.may_send_credentials("https://evil.example/api1/")
     assert not policy.may_send_credentials("http://taxii.cert-x.example/api1/")
+    assert not policy.may_send_credentials("https://taxii.cert-x.example:8443/api1/")
+    trusted = TargetPolicy.for_partner(
+        Partner(
+            id="cert-x",
+            name="X",
+            country="FR",
+            taxii_url="https://taxii.cert-x.example/taxii2/",
+            credential_hosts=("auth.cert-x.example",),
+        )
+    )
+    assert trusted.may_send_credentials("https://auth.cert-x.example/api1/")
+    trusted.check_url("https://auth.cert-x.example/api1/")  # a credential host is reachable
