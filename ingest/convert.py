@@ -1,10 +1,14 @@
-"""STIX objects from a partner → raw-topic envelopes and rejected-topic rejections.
+"""The one entrance: every STIX object on its way to the raw topic is admitted here.
 
-Shared by polling (via="poll"), `igsc publish` and the TAXII server (via="push").
+Polling (via="poll"), `igsc publish` and the TAXII server's Add Objects (via="push") all call
+`admit`: the object is checked against the declared schema (`igsc.stix_schema`), bounded in
+depth and size, and given its TLP level. An invalid object is rejected with a reason naming
+the field; the objects beside it go on. Stages downstream decode the same schema and trust it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +17,56 @@ import orjson
 from igsc.errors import RejectedInput
 from igsc.partners import Partner
 from igsc.records import Envelope, rejection, utc_now_iso
-from igsc.stix import check_object
-from igsc.tlp import TLP_BY_NAME, object_tlp
+from igsc.stix_schema import MAX_OBJECT_BYTES, StixObject, parse_object
+from igsc.tlp import TLP_BY_NAME, Tlp, object_tlp
 
 Record = tuple[bytes, bytes]
+
+# The raw topic, the indexes and the TAXII store each wrap an object in a few more levels,
+# and orjson refuses to encode past 254: deeper objects would fail every one of them later.
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An object that passed the entrance: as received, typed, and its TLP level."""
+
+    obj: dict[str, Any]
+    typed: StixObject
+    level: Tlp
+
+    @property
+    def version(self) -> str | None:
+        """Its version timestamp (`modified`, or `created` for a marking definition); None
+        for an object that is never versioned (SCOs)."""
+        return self.typed.version
+
+
+def admit(obj: Any, *, default_tlp: Tlp) -> Admitted:
+    """The admitted object; RejectedInput naming the field if it may not enter."""
+    typed = parse_object(obj)
+    _check_bounds(obj)
+    return Admitted(obj=obj, typed=typed, level=object_tlp(obj, default=default_tlp))
+
+
+def _check_bounds(obj: Mapping[str, Any]) -> None:
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RejectedInput(
+                f"object: nested deeper than {MAX_DEPTH} levels, more than the stream and the "
+                "indexes can encode"
+            )
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    try:
+        size = len(orjson.dumps(obj))
+    except orjson.JSONEncodeError as exc:  # in-process callers: non-string keys, huge ints
+        raise RejectedInput("object: cannot be encoded as JSON", detail=str(exc)) from exc
+    if size > MAX_OBJECT_BYTES:
+        raise RejectedInput(f"object: {size} bytes, more than the {MAX_OBJECT_BYTES} allowed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,30 +77,8 @@ class Batch:
     rejected: tuple[Record, ...]
 
 
-def _encodable(value: Any) -> bool:
-    try:
-        orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return False
-    return True
-
-
-def _encode(envelope: Envelope) -> bytes:
-    try:
-        return envelope.to_bytes()
-    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits
-        raise RejectedInput("object cannot be encoded as JSON", detail=str(exc)) from exc
-
-
-def _marking_refs(obj: dict[str, Any]) -> list[str]:
-    refs = obj.get("object_marking_refs", [])
-    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-        raise RejectedInput("object_marking_refs must be a list of marking-definition ids")
-    return refs
-
-
 class ObjectConverter:
-    """Checks each object and wraps it for the raw or the rejected topic."""
+    """Admits each object and wraps it for the raw or the rejected topic."""
 
     def __init__(self, *, partner: Partner, collection: str, via: str) -> None:
         self._partner = partner
@@ -59,41 +87,52 @@ class ObjectConverter:
         self._default_tlp = TLP_BY_NAME[partner.default_tlp]
 
     def convert(self, *, objects: tuple[Any, ...], date_added: str | None) -> Batch:
-        """Envelopes for the valid objects; rejections (with reason) for the others."""
+        """Envelopes for the admitted objects; rejections (with reason) for the others."""
         received_at = utc_now_iso()
         raw: list[Record] = []
         rejected: list[Record] = []
         for obj in objects:
             try:
-                envelope = self._envelope(obj, date_added=date_added, received_at=received_at)
-                raw.append((envelope.key, _encode(envelope)))
+                admitted = admit(obj, default_tlp=self._default_tlp)
             except RejectedInput as exc:
-                rejected.append(self._rejection(obj, exc))
+                rejected.append(self.rejection(obj=obj, reason=str(exc)))
+                continue
+            envelope = self.envelope(
+                admitted=admitted, date_added=date_added, received_at=received_at
+            )
+            raw.append((envelope.key, envelope.to_bytes()))
         return Batch(tuple(raw), tuple(rejected))
 
-    def _envelope(self, obj: Any, *, date_added: str | None, received_at: str) -> Envelope:
-        checked = check_object(obj)
-        _marking_refs(checked)
-        tlp = object_tlp(checked, default=self._default_tlp)
+    def envelope(self, *, admitted: Admitted, date_added: str | None, received_at: str) -> Envelope:
+        """The raw-topic envelope of an admitted object."""
         return Envelope(
             partner=self._partner.id,
             country=self._partner.country,
             collection=self._collection,
             date_added=date_added,
             received_at=received_at,
-            tlp=tlp.label,
+            tlp=admitted.level.label,
             via=self._via,
-            object=checked,
+            object=admitted.obj,
         )
 
-    def _rejection(self, obj: Any, error: RejectedInput) -> Record:
+    def rejection(self, *, obj: Any, reason: str) -> Record:
+        """The rejected-topic record of an object that may not enter."""
         stix_id = obj.get("id") if isinstance(obj, dict) else None
         record = rejection(
             stage=self._via,
-            reason=str(error),
+            reason=reason,
             partner=self._partner.id,
             stix_id=stix_id if isinstance(stix_id, str) else None,
-            payload=obj if _encodable(obj) else repr(obj),
+            payload=_printable(obj),
         )
         key = record.stix_id or self._partner.id
         return key.encode(), record.to_bytes()
+
+
+def _printable(obj: Any) -> Any:
+    try:
+        orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return repr(obj)[:8192]
+    return obj
