@@ -1,6 +1,7 @@
 """Settings of the offline enrichers: data files, cache size, score weights and decay.
 
-Imports nothing but pydantic, because igsc.settings embeds EnrichSettings.
+Part of the shared settings model (igsc.settings embeds EnrichSettings), so it lives in the
+core and the enrich package reads it from here; it imports nothing but pydantic.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from enrich.enrichers.settings import EnrichSettings
+from igsc.enrich_settings import EnrichSettings
 from igsc.errors import ConfigError
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
@@ -174,10 +174,25 @@ class Settings(BaseSettings):
         raise ConfigError("partners", f"no partner with id {partner_id!r} is configured")
 
 
-def _format_validation_error(error: ValidationError) -> ConfigError:
-    first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return ConfigError(key, str(first["msg"]).removeprefix("Value error, "))
+class InvalidSettings(ConfigError):
+    """Every invalid key of one configuration, not only the first (`igsc config check`)."""
+
+    def __init__(self, problems: tuple[tuple[str, str], ...]) -> None:
+        key, problem = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(key, problem + more)
+        self.problems = problems  # (dotted key, message) per invalid key
+
+
+def _format_validation_error(error: ValidationError) -> InvalidSettings:
+    problems = tuple(
+        (
+            ".".join(str(part) for part in item["loc"]) or "(root)",
+            str(item["msg"]).removeprefix("Value error, "),
+        )
+        for item in error.errors()
+    )
+    return InvalidSettings(problems)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -1,12 +1,77 @@
-"""Builds the adapter for each port from the settings' URLs; embedded SQLite is the default."""
+"""Builds the adapter for each port from the settings' URLs; embedded SQLite is the default.
+
+`open_ports` is the one way a process opens its ports and `Ports.close` the one way it closes
+them: the CLI runners, the Celery app and the TAXII server all go through it.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
 from urllib.parse import urlsplit
 
 from igsc.adapters.sqlite_db import path_from_url
 from igsc.ports import Index, State, Stream
 from igsc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """The three ports a process runs on; a context manager that closes all of them."""
+
+    stream: Stream
+    index: Index
+    state: State
+
+    def close(self) -> None:
+        """Close every port, even if closing one fails; the first failure is raised after."""
+        _close_all((self.stream.close, self.index.close, self.state.close))
+
+    def __enter__(self) -> Ports:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _close_all(closers: tuple[Callable[[], None], ...]) -> None:
+    first: BaseException | None = None
+    for close in closers:
+        try:
+            close()
+        except Exception as exc:  # noqa: BLE001 - the other ports must still be closed
+            log.warning("closing a port failed: %s", exc)
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+def open_ports(settings: Settings) -> Ports:
+    """The stream, index and state the settings select; use as `with open_ports(s) as ports`.
+
+    If one port cannot be built, those already built are closed before the error propagates.
+    """
+    stream = build_stream(settings)
+    try:
+        index = build_index(settings)
+    except BaseException:
+        _close_all((stream.close,))
+        raise
+    try:
+        state = build_state(settings)
+    except BaseException:
+        _close_all((stream.close, index.close))
+        raise
+    return Ports(stream=stream, index=index, state=state)
 
 
 def build_stream(settings: Settings) -> Stream:

@@ -13,30 +13,37 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_shutdown, worker_shutdown
 
-from igsc.ports import State, Stream
 from igsc.settings import Settings, load_settings
-from igsc.wiring import build_state, build_stream
+from igsc.wiring import Ports, open_ports
 from ingest.poll.result import PollTarget
 from ingest.poll.runner import poll_one
 
 TASK_NAME = "igsc.poll_collection"
 
 
-class _Ports:
-    """The Stream and State of one process, built on first use (after a worker forks)."""
+class _LazyPorts:
+    """The ports of one process, opened on first use (after a worker forks) by igsc.wiring."""
 
     def __init__(self, *, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self._ports: tuple[Stream, State] | None = None
+        self._ports: Ports | None = None
 
-    def get(self) -> tuple[Stream, State]:
-        """The process's stream and state."""
+    def get(self) -> Ports:
+        """The process's ports."""
         with self._lock:
             if self._ports is None:
-                self._ports = (build_stream(self._settings), build_state(self._settings))
+                self._ports = open_ports(self._settings)
             return self._ports
+
+    def close(self) -> None:
+        """Close the ports if they were opened; the next get() opens them again."""
+        with self._lock:
+            ports, self._ports = self._ports, None
+        if ports is not None:
+            ports.close()
 
 
 def task_queue(*, settings: Settings) -> str:
@@ -95,7 +102,7 @@ class IgscCelery(Celery):  # type: ignore[misc]
     def __init__(self, *, settings: Settings) -> None:
         super().__init__("igsc", set_as_current=False)
         self.igsc_settings = settings
-        self.igsc_ports = _Ports(settings=settings)
+        self.igsc_ports = _LazyPorts(settings=settings)
 
 
 def poll_collection(
@@ -103,9 +110,11 @@ def poll_collection(
 ) -> dict[str, Any]:
     """Poll one partner collection once; the result as a dict."""
     app: IgscCelery = task.app
-    stream, state = app.igsc_ports.get()
+    ports = app.igsc_ports.get()
     target = PollTarget(partner=partner_id, start_url=api_root_url, collection=collection_id)
-    return poll_one(settings=app.igsc_settings, stream=stream, state=state, target=target).to_dict()
+    return poll_one(
+        settings=app.igsc_settings, stream=ports.stream, state=ports.state, target=target
+    ).to_dict()
 
 
 def make_celery(*, settings: Settings) -> Celery:
@@ -114,6 +123,13 @@ def make_celery(*, settings: Settings) -> Celery:
     app.conf.update(_config(settings))
     # One module-level callable for every app: the task reads settings from its own app.
     app.task(name=TASK_NAME, bind=True)(poll_collection)
+
+    def close_ports(**_: Any) -> None:
+        app.igsc_ports.close()
+
+    # A pool process (prefork) and the worker itself (solo pool) close what they opened.
+    worker_process_shutdown.connect(close_ports, weak=False)
+    worker_shutdown.connect(close_ports, weak=False)
     return app
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from enrich.enrichers.settings import EnrichSettings, ScoreWeights
 from enrich.record import Enricher, IndicatorRecord
+from igsc.enrich_settings import EnrichSettings, ScoreWeights
 
 __all__ = ["EnrichSettings", "ScoreWeights", "default_enrichers", "enrich"]
 
@@ -18,8 +18,8 @@ def default_enrichers(
     *, settings: EnrichSettings, reliability_of: Mapping[str, float] | None = None
 ) -> tuple[Enricher, ...]:
     """The standard enrichers, in order: geo, domain, attack, score (score reads the rest)."""
-    # Imported here, not at module top: igsc.settings imports EnrichSettings from this
-    # package, and loading Settings should not pull in the geo, PSL and ATT&CK libraries.
+    # Imported here, not at module top: importing the package for EnrichSettings should not
+    # pull in the geo, PSL and ATT&CK libraries.
     from enrich.enrichers.attack import AttackEnricher
     from enrich.enrichers.domain import DomainEnricher
     from enrich.enrichers.geo import GeoEnricher

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import tldextract
 
-from enrich.enrichers.settings import EnrichSettings
 from enrich.record import IndicatorRecord, evolve
+from igsc.enrich_settings import EnrichSettings
 
 _PSL_VERSION = re.compile(rb"^// VERSION: (\S+)", re.MULTILINE)
 HOST_KINDS = frozenset({"domain-name", "url", "email-addr"})  # the kinds host_of reads

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import maxminddb
 
-from enrich.enrichers.settings import EnrichSettings
 from enrich.record import IndicatorRecord, evolve
+from igsc.enrich_settings import EnrichSettings
 
 IP_KINDS = frozenset({"ipv4-addr", "ipv6-addr"})
 BUNDLED_FILE = "geoip2fast-asn-ipv6.dat.gz"  # country + AS organisation, IPv4 and IPv6

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from enrich.enrichers.settings import EnrichSettings
 from enrich.record import IndicatorRecord, SourceEntry, evolve
+from igsc.enrich_settings import EnrichSettings
 
 
 def saturation(*, n: float, half: float) -> float:

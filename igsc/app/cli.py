@@ -9,12 +9,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from igsc.app.stages import STAGES
 from igsc.errors import ConfigError, IgscError, RejectedInput
-from igsc.settings import Settings, load_settings
+from igsc.settings import InvalidSettings, Settings, load_settings
+from igsc.wiring import open_ports
 
 log = logging.getLogger("igsc")
 
 Handler = Callable[[argparse.Namespace], int]
+TLP_CHOICES = ("clear", "green", "amber", "amber+strict", "red")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -25,6 +30,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _fail(message: str) -> int:
+    """One line on stderr and the exit status of bad input (2)."""
+    print(f"igsc: {message}", file=sys.stderr)
+    return 2
+
+
 def cmd_config_example(args: argparse.Namespace) -> int:
     """Print a complete annotated example configuration."""
     sys.stdout.write((Path(__file__).parent / "config_example.yaml").read_text(encoding="utf-8"))
@@ -32,8 +43,14 @@ def cmd_config_example(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    """Validate a configuration file and print a summary."""
-    checked = load_settings(config_file=Path(args.file))
+    """Validate a configuration file and print a summary; every invalid key, exit 2."""
+    try:
+        checked = load_settings(config_file=Path(args.file))
+    except InvalidSettings as exc:
+        for key, problem in exc.problems:
+            print(f"igsc: {args.file}: {key}: {problem}", file=sys.stderr)
+        print(f"igsc: {args.file}: {len(exc.problems)} invalid setting(s)", file=sys.stderr)
+        return 2
     print(
         f"{args.file}: valid; stream={checked.stream_target.split(':')[0]} "
         f"index={checked.index_target.split(':')[0]} state={checked.state_target.split(':')[0]} "
@@ -44,35 +61,42 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the main job end to end on embedded defaults."""
-    from igsc.demo import run_demo
+    from igsc.app.demo import run_demo
 
     return int(run_demo(settings=settings_from(args), out=sys.stdout))
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    """Publish a local bundle file as a configured partner."""
+    """Publish a local STIX file (bundle, envelope, list or one object) as a partner."""
     import orjson
 
-    from igsc.wiring import build_stream
+    from igsc.app.dead_letters import reasons_summary
     from ingest.publish import objects_of, publish_objects
 
-    settings = settings_from(args)
-    partner = settings.partner(args.partner)
+    path = Path(args.file)
     try:
-        document = orjson.loads(Path(args.file).read_bytes())
+        document = orjson.loads(path.read_bytes())
     except OSError as exc:
-        raise ConfigError("FILE", f"cannot read {args.file}: {exc.strerror}") from exc
+        return _fail(f"cannot read {args.file}: {exc.strerror}")
     except orjson.JSONDecodeError as exc:
-        print(f"igsc: {args.file} is not valid JSON: {exc}", file=sys.stderr)
-        return 1
-    stream = build_stream(settings)
+        return _fail(f"{args.file} is not valid JSON: {exc}")
     try:
+        objects = objects_of(document)
+    except RejectedInput as exc:
+        return _fail(f"{args.file}: {exc}")
+    settings = settings_from(args)
+    known = [p.id for p in settings.partners]
+    if args.partner not in known:
+        configured = ", ".join(known) if known else "none; add one under `partners:` in --config"
+        return _fail(f"no partner {args.partner!r} in the configuration (configured: {configured})")
+    partner = settings.partner(args.partner)
+    with open_ports(settings) as ports:
         result = publish_objects(
-            settings=settings, stream=stream, partner=partner, objects=objects_of(document)
+            settings=settings, stream=ports.stream, partner=partner, objects=objects
         )
-    finally:
-        stream.close()
     print(f"published {result.published} objects as {partner.id}; rejected {result.rejected}")
+    if result.reasons:
+        sys.stdout.write("top reasons:\n" + reasons_summary(result.reasons))
     return 0 if result.rejected == 0 else 1
 
 
@@ -82,30 +106,21 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 
     from enrich.lookup import candidate_keys, lookup_observable
     from enrich.merged_records import MergedRecords
-    from igsc.pipeline_run import enrichers_for
+    from enrich.pipeline import enrichers_for
     from igsc.tlp import TLP_BY_NAME
-    from igsc.wiring import build_index, build_state
 
     try:
         candidate_keys(text=args.text)  # refuse bad input before opening (or creating) an index
     except RejectedInput as exc:
-        print(f"igsc: cannot look up {args.text!r}: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"cannot look up {args.text!r}: {exc}")
     settings = settings_from(args)
-    index = build_index(settings)
-    state = build_state(settings) if args.from_state else None
-    try:
+    with open_ports(settings) as ports:
         records = None
-        if state is not None:
-            records = MergedRecords(state=state, enrichers=enrichers_for(settings))
-        clearance = TLP_BY_NAME[args.tlp]
+        if args.from_state:
+            records = MergedRecords(state=ports.state, enrichers=enrichers_for(settings))
         result = lookup_observable(
-            index=index, text=args.text, clearance=clearance, records=records
+            index=ports.index, text=args.text, clearance=TLP_BY_NAME[args.tlp], records=records
         )
-    finally:
-        index.close()
-        if state is not None:
-            state.close()
     if result.withheld:
         print(f"igsc: {result.key} is marked above TLP:{args.tlp.upper()}", file=sys.stderr)
         return 1
@@ -116,16 +131,42 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rejected(args: argparse.Namespace) -> int:
+    """List the newest rejected and quarantined records, newest last."""
+    import orjson
+
+    from igsc.app.dead_letters import read_dead_letters
+
+    settings = settings_from(args)
+    with open_ports(settings) as ports:
+        letters = read_dead_letters(settings=settings, stream=ports.stream)
+    shown = letters[-args.limit :]
+    if args.json:
+        for letter in shown:
+            sys.stdout.write(orjson.dumps(letter.as_dict()).decode() + "\n")
+        return 0
+    if not letters:
+        print("no rejected or quarantined records")
+        return 0
+    print(f"{len(shown)} of {len(letters)} rejected or quarantined records, newest last:")
+    for letter in shown:
+        print(
+            f"{letter.at or '-':<27} {letter.stage:<8} {letter.partner or '-':<12} "
+            f"{letter.stix_id or '-':<50} {letter.reason}"
+        )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Poll every partner once and drain every stage; non-zero if anything failed."""
-    from igsc.pipeline_run import run_once
+    from igsc.app.run import run_once
 
     return run_once(settings=settings_from(args), out=sys.stdout)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run one enrich stage forever (until SIGINT/SIGTERM)."""
-    from igsc.pipeline_run import run_worker
+    """Run one stage forever (until SIGINT/SIGTERM)."""
+    from igsc.app.run import run_worker
 
     settings = settings_from(args)
     if args.nice:
@@ -134,11 +175,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(settings=settings, stage=args.stage)
 
 
+def _listening_on(settings: Settings, *, host: str | None, port: int | None) -> Settings:
+    """The settings with --host/--port in place of taxii.host/port, validated like the file."""
+    from igsc.server_settings import TaxiiServerSettings
+
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if not overrides:
+        return settings
+    try:
+        taxii = TaxiiServerSettings.model_validate(settings.taxii.model_dump() | overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"taxii.{first['loc'][0]}", str(first["msg"])) from exc
+    return settings.model_copy(update={"taxii": taxii})
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the TAXII 2.1 server until stopped."""
     from ingest.server.app import serve
 
-    settings = settings_from(args)
+    settings = _listening_on(settings_from(args), host=args.host, port=args.port)
     if args.config:
         # uvicorn worker processes load the same file through IGSC_CONFIG.
         os.environ["IGSC_CONFIG"] = str(Path(args.config).resolve())
@@ -152,39 +208,67 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
     secret = sys.stdin.readline().rstrip("\n")
     if not secret:
-        print("igsc: give the secret on standard input", file=sys.stderr)
-        return 2
+        return _fail("give the secret on standard input")
     print(hash_token(token=secret) if args.token else hash_secret(secret=secret))
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port 1-65535, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
+    # --config is accepted before or after the subcommand: the subcommands' copy has no
+    # default, so it only overrides the top-level one when given.
+    config_option = argparse.ArgumentParser(add_help=False)
+    config_option.add_argument(
+        "--config", default=argparse.SUPPRESS, help="YAML config file (default: $IGSC_CONFIG)"
+    )
     parser = argparse.ArgumentParser(prog="igsc", description=__doc__)
     parser.add_argument("--config", help="YAML config file (default: $IGSC_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def command(name: str, handler: Handler, *, help: str) -> argparse.ArgumentParser:
+        made = sub.add_parser(name, parents=[config_option], help=help)
+        made.set_defaults(handler=handler)
+        return made
+
     config = sub.add_parser("config", help="print or check configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
-    config_sub.add_parser("example", help="print an annotated example").set_defaults(
-        handler=cmd_config_example
+    config_sub.add_parser(
+        "example", parents=[config_option], help="print an annotated example"
+    ).set_defaults(handler=cmd_config_example)
+    check = config_sub.add_parser(
+        "check", parents=[config_option], help="validate a config file, naming every bad key"
     )
-    check = config_sub.add_parser("check", help="validate a config file")
     check.add_argument("file")
     check.set_defaults(handler=cmd_config_check)
 
-    demo = sub.add_parser("demo", help="run the pipeline end to end on embedded defaults")
-    demo.set_defaults(handler=cmd_demo)
+    command("demo", cmd_demo, help="run the pipeline end to end on embedded defaults")
 
-    publish = sub.add_parser("publish", help="publish a STIX bundle file as a partner")
+    publish = command(
+        "publish", cmd_publish, help="publish a STIX bundle, list or single object as a partner"
+    )
     publish.add_argument("file")
     publish.add_argument("--partner", required=True, help="a configured partner id")
-    publish.set_defaults(handler=cmd_publish)
 
-    lookup = sub.add_parser("lookup", help="print the indicator of an IP, domain, URL, hash...")
+    lookup = command(
+        "lookup", cmd_lookup, help="print the indicator of an IP, domain, URL, hash..."
+    )
     lookup.add_argument("text", help="the observable as written, or a kind|value key")
     lookup.add_argument(
         "--tlp",
-        choices=("clear", "green", "amber", "amber+strict", "red"),
+        choices=TLP_CHOICES,
         default="green",
         help="the reader's clearance: documents with a source marked above it are withheld",
     )
@@ -193,25 +277,32 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the merged record from the dedup state (fresher than the index)",
     )
-    lookup.set_defaults(handler=cmd_lookup)
 
-    run = sub.add_parser("run", help="poll every partner and drain every stage")
+    rejected = command(
+        "rejected", cmd_rejected, help="list rejected and quarantined records, newest last"
+    )
+    rejected.add_argument("--json", action="store_true", help="one JSON object per line")
+    rejected.add_argument(
+        "--limit", type=_positive, default=50, help="how many of the newest (default 50)"
+    )
+
+    run = command("run", cmd_run, help="poll every partner and drain every stage")
     run.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
-    run.set_defaults(handler=cmd_run)
 
-    serve = sub.add_parser("serve", help="run the TAXII 2.1 server")
-    serve.set_defaults(handler=cmd_serve)
+    serve = command("serve", cmd_serve, help="run the TAXII 2.1 server")
+    serve.add_argument("--host", help="listen address (default: taxii.host)")
+    serve.add_argument("--port", type=_port, help="listen port (default: taxii.port)")
 
-    hashing = sub.add_parser("hash-password", help="hash a partner password (or --token)")
+    hashing = command(
+        "hash-password", cmd_hash_password, help="hash a partner password (or --token)"
+    )
     hashing.add_argument("--token", action="store_true", help="hash an API token instead")
-    hashing.set_defaults(handler=cmd_hash_password)
 
-    worker = sub.add_parser("worker", help="run one pipeline stage until stopped")
+    worker = command("worker", cmd_worker, help="run one pipeline stage until stopped")
     worker.add_argument(
         "stage",
-        choices=("extract", "merge", "index"),
-        help="extract and merge are the pipeline (merge indexes); index rebuilds an index "
-        "from the indicators topic",
+        choices=[spec.name for spec in STAGES],
+        help="; ".join(f"{spec.name}: {spec.summary}" for spec in STAGES),
     )
     worker.add_argument(
         "--nice",
@@ -221,7 +312,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="0-19",
         help="lower this worker's CPU priority, e.g. 10 when Elasticsearch shares the host",
     )
-    worker.set_defaults(handler=cmd_worker)
     return parser
 
 
@@ -233,8 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Handler = args.handler
         return handler(args)
     except ConfigError as exc:
-        print(f"igsc: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except IgscError as exc:
         print(f"igsc: {exc}", file=sys.stderr)
         return 1

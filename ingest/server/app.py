@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from igsc.ports import Index, State, Stream
 from igsc.records import RAW_TOPIC
 from igsc.settings import Settings
-from igsc.wiring import build_index, build_state, build_stream, topic
+from igsc.wiring import open_ports, topic
 from ingest.server.access import Access
 from ingest.server.add_objects import AddObjects
 from ingest.server.auth import Authenticator
@@ -44,7 +44,11 @@ def build_services(*, settings: Settings, stream: Stream, index: Index, state: S
     return Services(
         taxii=taxii,
         access=Access(taxii=taxii),
-        auth=Authenticator(partners=partners),
+        auth=Authenticator(
+            partners=partners,
+            max_failures=taxii.login_max_failures,
+            window_s=taxii.login_failure_window_s,
+        ),
         readers={p.id: reader_for(partner=p, registry=partners) for p in partners},
         reads=Reads(
             store=store,
@@ -100,12 +104,8 @@ def serve(*, settings: Settings) -> None:
     if taxii.workers > 1:
         uvicorn.run("ingest.server.asgi:app", workers=taxii.workers, **options)
         return
-    stream, index, state = build_stream(settings), build_index(settings), build_state(settings)
-    try:
-        uvicorn.run(
-            create_app(settings=settings, stream=stream, index=index, state=state), **options
+    with open_ports(settings) as ports:
+        app = create_app(
+            settings=settings, stream=ports.stream, index=ports.index, state=ports.state
         )
-    finally:
-        stream.close()
-        index.close()
-        state.close()
+        uvicorn.run(app, **options)

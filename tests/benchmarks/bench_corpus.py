@@ -17,8 +17,8 @@ import orjson
 
 from enrich.observables import observables_from
 from enrich.patterns import parse_pattern
+from igsc.app.samples import SAMPLE_PARTNERS
 from igsc.partners import Partner
-from igsc.samples import SAMPLE_PARTNERS
 from tests.support import corpus as corpus_module
 from tests.support.corpus import corpus_with_keys, indicator, observables
 

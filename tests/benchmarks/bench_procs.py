@@ -145,7 +145,7 @@ class ProcessSet:
         self, *, name: str, config: Path, stage: str, nice: int = 0
     ) -> subprocess.Popen[bytes]:
         """`igsc --config F worker STAGE --nice N` as a child."""
-        argv = [sys.executable, "-m", "igsc.cli", "--config", str(config), "worker", stage]
+        argv = [sys.executable, "-m", "igsc.app.cli", "--config", str(config), "worker", stage]
         return self.start(name=name, argv=[*argv, "--nice", str(nice)])
 
     def log_of(self, name: str) -> str:

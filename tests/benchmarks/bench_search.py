@@ -143,7 +143,7 @@ class WorkloadSpec:
 
     def build(self) -> Workload:
         """The workload, with its own Elasticsearch and Redis clients."""
-        from igsc.pipeline_run import enrichers_for
+        from enrich.pipeline import enrichers_for
         from igsc.settings import load_settings
         from igsc.wiring import build_index, build_state
 

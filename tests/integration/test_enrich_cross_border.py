@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from enrich.pipeline import Ports, drain_pipeline
+from enrich.pipeline import enrichers_for
 from enrich.schema import INDICATORS
-from igsc.pipeline_run import close_ports, enrichers_for, open_ports
+from igsc.app.samples import SAMPLE_PARTNERS, sample_objects
+from igsc.app.stages import drain_pipeline
 from igsc.ports import SearchQuery
-from igsc.samples import SAMPLE_PARTNERS, sample_objects
 from igsc.settings import Settings
+from igsc.wiring import Ports, open_ports
 from tests.support.modes import pipeline_settings
 from tests.support.samples_run import publish_samples
 
@@ -30,7 +31,7 @@ def running(
     ports.index.drop(schema=INDICATORS)
     for key in ports.state.scan(prefix=""):
         ports.state.delete(keys=[key])
-    close_ports(ports)
+    ports.close()
 
 
 def all_docs(ports: Ports) -> dict[str, dict[str, Any]]:

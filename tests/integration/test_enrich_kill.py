@@ -12,12 +12,13 @@ from typing import Any
 
 import yaml
 
-from enrich.pipeline import drain_pipeline
+from enrich.pipeline import enrichers_for
 from enrich.schema import INDICATORS
-from igsc.pipeline_run import close_ports, enrichers_for, open_ports
+from igsc.app.samples import SAMPLE_PARTNERS
+from igsc.app.stages import drain_pipeline
 from igsc.ports import Index, SearchQuery
-from igsc.samples import SAMPLE_PARTNERS
 from igsc.settings import Settings
+from igsc.wiring import open_ports
 from ingest.publish import publish_objects
 from tests.support.corpus import corpus
 from tests.support.modes import pipeline_settings
@@ -36,7 +37,7 @@ def publish_corpus(settings: Settings) -> None:
         publish_objects(
             settings=settings, stream=ports.stream, partner=partner, objects=by_partner[partner.id]
         )
-    close_ports(ports)
+    ports.close()
 
 
 def everything(index: Index) -> dict[str, dict[str, Any]]:
@@ -54,7 +55,7 @@ def everything(index: Index) -> dict[str, dict[str, Any]]:
 
 def start_worker(config: Path, stage: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "igsc.cli", "--config", str(config), "worker", stage],
+        [sys.executable, "-m", "igsc.app.cli", "--config", str(config), "worker", stage],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -85,7 +86,7 @@ def test_sigkill_mid_batch_then_restart_gives_the_reference_index(
         settings=reference_settings, ports=ref_ports, enrichers=enrichers_for(reference_settings)
     )
     expected = everything(ref_ports.index)
-    close_ports(ref_ports)
+    ref_ports.close()
     assert len(expected) > PER_PARTNER
 
     real = pipeline_settings(
@@ -133,4 +134,4 @@ def test_sigkill_mid_batch_then_restart_gives_the_reference_index(
             proc.wait(timeout=30)
         ports.index.drop(schema=INDICATORS)
         ports.state.delete(keys=ports.state.scan(prefix=""))
-        close_ports(ports)
+        ports.close()

@@ -60,7 +60,7 @@ def test_four_workers_share_one_store_and_hand_out_unique_date_added(tmp_path: P
     )
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "igsc.cli", "--config", str(config), "serve"],
+        [sys.executable, "-m", "igsc.app.cli", "--config", str(config), "serve"],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

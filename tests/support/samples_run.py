@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from enrich.pipeline import Ports
 from enrich.schema import INDICATORS
 from igsc.adapters.index_common import DOC_ID_FIELD
+from igsc.app.samples import SAMPLE_PARTNERS, sample_objects
 from igsc.ports import Index, SearchQuery
-from igsc.samples import SAMPLE_PARTNERS, sample_objects
 from igsc.settings import Settings
+from igsc.wiring import Ports
 from ingest.publish import publish_objects
 
 

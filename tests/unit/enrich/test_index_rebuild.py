@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enrich.pipeline import Ports, build_worker, drain_pipeline
+from enrich.pipeline import enrichers_for
 from igsc.adapters.sqlite_index import SqliteIndex
-from igsc.pipeline_run import close_ports, enrichers_for, open_ports
-from igsc.samples import SAMPLE_PARTNERS
+from igsc.app.samples import SAMPLE_PARTNERS
+from igsc.app.stages import build_worker, drain_pipeline, stage_spec
+from igsc.wiring import Ports, open_ports
 from tests.support.modes import pipeline_settings
 from tests.support.samples_run import indexed_documents, publish_samples
 
@@ -24,7 +25,7 @@ def test_the_index_stage_rebuilds_what_merge_indexed(tmp_path: Path) -> None:
         merged = indexed_documents(ports.index)
         assert len(merged) >= 8
         rebuild = build_worker(
-            name="index",
+            spec=stage_spec("index"),
             settings=settings,
             ports=Ports(stream=ports.stream, index=fresh, state=ports.state),
             enrichers=(),
@@ -34,4 +35,4 @@ def test_the_index_stage_rebuilds_what_merge_indexed(tmp_path: Path) -> None:
         assert indexed_documents(fresh) == merged
     finally:
         fresh.close()
-        close_ports(ports)
+        ports.close()

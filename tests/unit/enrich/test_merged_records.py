@@ -6,10 +6,11 @@ from pathlib import Path
 
 from enrich.lookup import lookup_observable
 from enrich.merged_records import MergedRecords
-from enrich.pipeline import drain_pipeline
-from igsc.pipeline_run import close_ports, enrichers_for, open_ports
-from igsc.samples import SAMPLE_PARTNERS
+from enrich.pipeline import enrichers_for
+from igsc.app.samples import SAMPLE_PARTNERS
+from igsc.app.stages import drain_pipeline
 from igsc.tlp import Tlp
+from igsc.wiring import open_ports
 from tests.support.modes import pipeline_settings
 from tests.support.samples_run import indexed_documents, publish_samples
 
@@ -34,4 +35,4 @@ def test_every_state_document_equals_the_indexed_one(tmp_path: Path) -> None:
         )
         assert typed.document == indexed["domain-name|evil-login.example"]
     finally:
-        close_ports(ports)
+        ports.close()

@@ -10,14 +10,14 @@ from typing import Any
 import orjson
 import pytest
 
-from enrich.pipeline import Ports, drain_pipeline
+from enrich.pipeline import enrichers_for
 from enrich.schema import INDICATORS
-from igsc.pipeline_run import close_ports, enrichers_for, open_ports
+from igsc.app.samples import SAMPLE_PARTNERS
+from igsc.app.stages import drain_pipeline
 from igsc.ports import SearchQuery
 from igsc.records import REJECTED_TOPIC
-from igsc.samples import SAMPLE_PARTNERS
 from igsc.settings import Settings, load_settings
-from igsc.wiring import topic
+from igsc.wiring import Ports, open_ports, topic
 from ingest.publish import publish_objects
 
 DE, FR = SAMPLE_PARTNERS[0], SAMPLE_PARTNERS[1]
@@ -35,7 +35,7 @@ def env(tmp_path: Path) -> Any:
     )
     ports = open_ports(settings)
     yield settings, ports
-    close_ports(ports)
+    ports.close()
 
 
 def indicator(

@@ -62,7 +62,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
 
 def _igsc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "igsc.cli", *args],
+        [sys.executable, "-m", "igsc.app.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -9,7 +9,7 @@ import pytest
 
 from enrich.record import IndicatorRecord, SourceEntry
 from enrich.schema import INDICATORS, indicator_doc
-from igsc.cli import main
+from igsc.app.cli import main
 from igsc.ports import IndexDoc
 from igsc.settings import load_settings
 from igsc.wiring import build_index

@@ -17,7 +17,7 @@ def _env(home: Path) -> dict[str, str]:
 
 def test_a_worker_runs_at_the_priority_it_was_given_and_stops_on_sigterm(tmp_path: Path) -> None:
     worker = subprocess.Popen(
-        [sys.executable, "-m", "igsc.cli", "worker", "extract", "--nice", "7"],
+        [sys.executable, "-m", "igsc.app.cli", "worker", "extract", "--nice", "7"],
         env=_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -36,7 +36,7 @@ def test_a_worker_runs_at_the_priority_it_was_given_and_stops_on_sigterm(tmp_pat
 
 def test_a_priority_outside_0_to_19_is_refused(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "igsc.cli", "worker", "merge", "--nice", "25"],
+        [sys.executable, "-m", "igsc.app.cli", "worker", "merge", "--nice", "25"],
         env=_env(tmp_path),
         capture_output=True,
         text=True,
