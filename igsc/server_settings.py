@@ -103,6 +103,14 @@ class TaxiiServerSettings(BaseModel):
     status_retention_s: int = Field(default=7 * 86400, ge=86400)
     page_size_default: int = Field(default=100, ge=1)
     page_size_max: int = Field(default=1000, ge=1, le=10_000)
+    login_max_failures: int = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description="failed logins per partner and per client address within "
+        "login_failure_window_s before logins answer 429 (counted per uvicorn worker)",
+    )
+    login_failure_window_s: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("api_roots")
     @classmethod

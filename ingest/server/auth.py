@@ -8,12 +8,14 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from igsc.errors import ConfigError
 from igsc.partners import Partner
 from ingest.server.errors import TaxiiError
+from ingest.server.login_limit import LoginLimiter
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _KEY_LEN = 2**14, 8, 1, 32
 _CACHE_SIZE = 1024
@@ -70,10 +72,36 @@ def _claim(table: dict[str, Partner], key: str, partner: Partner, what: str) -> 
         )
 
 
-class Authenticator:
-    """Finds the partner behind an Authorization header, or raises a 401 TAXII error."""
+def _basic_decoded(credentials: str) -> str | None:
+    """The 'user:password' text of Basic credentials, or None if they are not base64 UTF-8."""
+    try:
+        return base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (ValueError, binascii.Error):
+        return None
 
-    def __init__(self, *, partners: Sequence[Partner]) -> None:
+
+def _basic_username(credentials: str) -> str | None:
+    decoded = _basic_decoded(credentials)
+    return decoded.partition(":")[0] if decoded is not None and ":" in decoded else None
+
+
+class Authenticator:
+    """Finds the partner behind an Authorization header, or raises a 401 TAXII error.
+
+    Failed logins are limited per partner (Basic, by username) and per client address; once
+    over the limit every login from there answers 429 with Retry-After, a right password
+    too, so the limit cannot be probed for which guess was right. A missing Authorization
+    header is no guess and does not count.
+    """
+
+    def __init__(
+        self,
+        *,
+        partners: Sequence[Partner],
+        max_failures: int = 10,
+        window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._by_user: dict[str, Partner] = {}
         self._by_token: dict[str, Partner] = {}
         for partner in partners:
@@ -82,6 +110,7 @@ class Authenticator:
             for token_hash in partner.inbound.token_hashes:
                 _claim(self._by_token, token_hash.lower().removeprefix("sha256:"), partner, "token")
         self._by_id = {p.id: p for p in partners}
+        self._limiter = LoginLimiter(max_failures=max_failures, window_s=window_s, clock=clock)
         # Verified Basic credentials are remembered by a keyed digest, never in clear, so
         # clients that send Basic on every request do not pay for scrypt every time.
         self._pepper = secrets.token_bytes(32)
@@ -89,16 +118,35 @@ class Authenticator:
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
 
-    def authenticate(self, *, authorization: str | None) -> Partner:
-        """The partner these credentials belong to."""
+    def authenticate(self, *, authorization: str | None, client: str | None = None) -> Partner:
+        """The partner these credentials belong to; client is the caller's address."""
         if not authorization:
             raise _unauthorized("Authentication required: HTTP Basic or a Bearer token.")
         scheme, _, credentials = authorization.strip().partition(" ")
-        scheme = scheme.lower()
-        if scheme in ("bearer", "token"):
-            return self._token(credentials.strip())
+        scheme, credentials = scheme.lower(), credentials.strip()
+        keys = [f"address:{client}"] if client else []
         if scheme == "basic":
-            return self._basic(credentials.strip())
+            claimed = self._by_user.get(_basic_username(credentials) or "")
+            if claimed is not None:
+                keys.append(f"partner:{claimed.id}")
+        wait = self._limiter.retry_after(keys=keys)
+        if wait is not None:
+            raise TaxiiError(
+                429,
+                "Too many failed logins; retry after the time in Retry-After.",
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            return self._verify(scheme, credentials)
+        except TaxiiError:
+            self._limiter.record_failure(keys=keys)
+            raise
+
+    def _verify(self, scheme: str, credentials: str) -> Partner:
+        if scheme in ("bearer", "token"):
+            return self._token(credentials)
+        if scheme == "basic":
+            return self._basic(credentials)
         raise _unauthorized("Unsupported authentication scheme; use Basic or Bearer.")
 
     def _token(self, token: str) -> Partner:
@@ -108,12 +156,9 @@ class Authenticator:
         return partner
 
     def _basic(self, credentials: str) -> Partner:
-        try:
-            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (ValueError, binascii.Error):
-            raise _unauthorized("Malformed Basic credentials.") from None
-        username, sep, password = decoded.partition(":")
-        if not sep:
+        decoded = _basic_decoded(credentials)
+        username, sep, password = (decoded or "").partition(":")
+        if decoded is None or not sep:
             raise _unauthorized("Malformed Basic credentials.")
         cache_key = hmac.digest(self._pepper, decoded.encode("utf-8"), "sha256")
         with self._lock:

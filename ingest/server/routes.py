@@ -48,7 +48,10 @@ def _services(request: Request) -> Services:
 def _caller(request: Request) -> Partner:
     # A sync dependency runs in the thread pool, so a scrypt check never blocks the loop.
     services = _services(request)
-    partner = services.auth.authenticate(authorization=request.headers.get("authorization"))
+    partner = services.auth.authenticate(
+        authorization=request.headers.get("authorization"),
+        client=request.client.host if request.client else None,
+    )
     check_accept(accept=request.headers.get("accept"))
     return partner
 
