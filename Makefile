@@ -20,6 +20,7 @@ venv: $(STAMP)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Unit and contract tests on the embedded adapters only: no services needed.
 test-fast: venv

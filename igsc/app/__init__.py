@@ -1,0 +1,1 @@
+"""The igsc application: the command, the demo, pipeline assembly and the stage registry."""
