@@ -16,14 +16,14 @@ from igsc.partners import Partner
 from igsc.ports import IndexDoc, Stream
 from igsc.records import Envelope
 from igsc.stix import SCO_TYPES, check_object
+from igsc.stix_time import format_us, version_key
 from igsc.tlp import Tlp, object_tlp
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
 from ingest.server.errors import TaxiiError
 from ingest.server.release import SearchableReleaser
-from ingest.server.status import StatusStore
+from ingest.server.status import Outcome, StatusStore
 from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
-from ingest.server.timestamps import format_us, version_key
 from ingest.server.visibility import default_tlp, visible_to
 
 log = logging.getLogger(__name__)
@@ -105,14 +105,19 @@ def _version_of(obj: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-_Details = list[dict[str, str]]
-_Landed = tuple[_Details, _Details, _Details]
 _Record = tuple[bytes, bytes]
-_Stored = tuple[
-    dict[str, tuple[str, str]],
-    dict[str, str],
-    "Future[dict[str, _Record]] | None",
-]
+_UNFORWARDED = "stored but not yet forwarded; send the envelope again to complete"
+_UNREADABLE = "stored; readable after the store's next refresh"
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the store holds of one submission after landing it."""
+
+    versions: dict[str, tuple[str, str]]  # doc id -> (version, date_added) of all stored
+    refused: dict[str, str]  # doc id -> why the store refused it
+    encoded: Future[dict[str, _Record]] | None  # raw-topic records, encoded meanwhile
+    unreadable: frozenset[str]  # landed now, readable only after the store's next refresh
 
 
 def _records(
@@ -158,7 +163,7 @@ class AddObjects:
         self._topic = raw_topic
         self._strict = strict_bundles
         self._workers = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="taxii-add")
-        self._releaser = SearchableReleaser(store=store, clock=clock)
+        self._releaser = SearchableReleaser(store=store, clock=clock, statuses=statuses)
 
     def process(self, *, submission: Submission) -> dict[str, Any]:
         """Land the valid objects, publish them, and return the saved status resource."""
@@ -168,34 +173,17 @@ class AddObjects:
             message = f"not added: strict_bundles is on and {len(failures)} object(s) are invalid"
             failures += [_detail(v.obj["id"], v.version, message) for v in valid]
             valid = []
-        # The 202 goes out once the objects are stored and published; readers see them after
-        # the store's next refresh (SearchableReleaser), in date_added order, none skipped.
-        successes, pendings, landed = self._land(submission, valid)
-        return self._save_status(submission, successes, pendings, failures + landed)
+        # The 202 goes out once the objects are stored and published, without waiting for
+        # the store's next refresh: until readers can see them (SearchableReleaser), the
+        # status lists them as pending, so `complete` means they can be read back.
+        outcome = self._land(submission, valid, status_id=str(uuid.uuid4()), failures=failures)
+        return self._save_status(submission, outcome)
 
-    def _save_status(
-        self,
-        submission: Submission,
-        successes: _Details,
-        pendings: _Details,
-        failures: _Details,
-    ) -> dict[str, Any]:
-        status = {
-            "id": str(uuid.uuid4()),
-            "status": "pending" if pendings else "complete",
-            "request_timestamp": submission.received_at,
-            "total_count": len(successes) + len(failures) + len(pendings),
-            "success_count": len(successes),
-            "successes": successes,
-            "failure_count": len(failures),
-            "failures": failures,
-            "pending_count": len(pendings),
-            "pendings": pendings,
-        }
+    def _save_status(self, submission: Submission, outcome: Outcome) -> dict[str, Any]:
         self._statuses.save(
-            partner=submission.partner.id, api_root=submission.target.root.id, status=status
+            partner=submission.partner.id, api_root=submission.target.root.id, outcome=outcome
         )
-        return status
+        return outcome.resource(readable=False)
 
     def _validate(
         self, submission: Submission, objects: Sequence[Any]
@@ -224,37 +212,51 @@ class AddObjects:
             valid.append(_Valid(obj=obj, version=version, slot=slot, level=level, doc_id=ident))
         return valid, failures
 
-    def _land(self, submission: Submission, valid: Sequence[_Valid]) -> _Landed:
-        """Store, then publish; (successes, pendings, failures)."""
+    def _land(
+        self,
+        submission: Submission,
+        valid: Sequence[_Valid],
+        *,
+        status_id: str,
+        failures: list[dict[str, str]],
+    ) -> Outcome:
+        """Store, then publish; what became of each object."""
         first: dict[str, _Valid] = {}
         for v in valid:
             first.setdefault(v.doc_id, v)  # the same object twice in one envelope lands once
         unique = list(first.values())
-        stored, failed, encoded = self._store(submission, unique)
+        stored = self._store(submission, unique, status_id=status_id)
         # Only what the store accepted is published.
-        landed = [v for v in unique if v.doc_id in stored]
-        published = self._publish(submission, landed, stored, encoded)
-        successes, pendings, failures = [], [], []
+        landed = [v for v in unique if v.doc_id in stored.versions]
+        published = self._publish(submission, landed, stored.versions, stored.encoded)
+        successes, unforwarded, unreadable, refused = [], [], [], []
         for v in valid:
-            if v.doc_id in failed:
-                failures.append(_detail(v.obj["id"], v.version, failed[v.doc_id]))
-            elif published:
-                successes.append(_detail(v.obj["id"], stored[v.doc_id][0]))
-            else:
-                pendings.append(
-                    _detail(
-                        v.obj["id"],
-                        stored[v.doc_id][0],
-                        "stored but not yet forwarded; send the envelope again to complete",
-                    )
-                )
-        return successes, pendings, failures
+            if v.doc_id in stored.refused:
+                refused.append(_detail(v.obj["id"], v.version, stored.refused[v.doc_id]))
+                continue
+            version = stored.versions[v.doc_id][0]
+            if not published:  # pending even once readable: raw never got it
+                unforwarded.append(_detail(v.obj["id"], version, _UNFORWARDED))
+            elif v.doc_id in stored.unreadable:
+                unreadable.append(_detail(v.obj["id"], version, _UNREADABLE))
+            else:  # readable now, or already stored by an earlier request
+                successes.append(_detail(v.obj["id"], version))
+        return Outcome(
+            id=status_id,
+            request_timestamp=submission.received_at,
+            successes=tuple(successes),
+            failures=tuple(failures + refused),
+            unforwarded=tuple(unforwarded),
+            unreadable=tuple(unreadable),
+        )
 
-    def _store(self, submission: Submission, unique: Sequence[_Valid]) -> _Stored:
-        """Land what is not stored yet; doc id -> (version, date_added) of everything stored,
-        refusals, and the raw-topic records (a future: encoded while the store works)."""
+    def _store(
+        self, submission: Submission, unique: Sequence[_Valid], *, status_id: str
+    ) -> _Stored:
+        """Land what is not stored yet; its block is released (and the status `status_id`
+        marked readable) once readers can see it."""
         if not unique:
-            return {}, {}, None
+            return _Stored(versions={}, refused={}, encoded=None, unreadable=frozenset())
         # The dedup search runs while a date_added block is reserved and the documents are
         # built; an object found already stored keeps its date_added (a gap in the block).
         searched = self._workers.submit(
@@ -270,17 +272,25 @@ class AddObjects:
             fresh = [v for v in unique if v.doc_id not in existing]
             if not fresh:
                 self._clock.release(reservation=reservation)
-                return stored, {}, None
+                return _Stored(versions=stored, refused={}, encoded=None, unreadable=frozenset())
             stamped = {v.doc_id: stamped[v.doc_id] for v in fresh}
             encoded = self._workers.submit(_records, submission, fresh, stamped)
             result = self._versions.land(docs=[d for d in docs if d.id in stamped])
         except BaseException:
             self._clock.release(reservation=reservation)
             raise
-        self._releaser.release_when_searchable(reservation=reservation)
+        readable = self._releaser.release_when_searchable(
+            reservation=reservation, status_id=status_id
+        )
         failed = {f.id: f"not stored: {f.reason}" for f in result.failed}
-        stored.update({k: val for k, val in stamped.items() if k not in failed})
-        return stored, failed, encoded
+        landed = {k: val for k, val in stamped.items() if k not in failed}
+        stored.update(landed)
+        return _Stored(
+            versions=stored,
+            refused=failed,
+            encoded=encoded,
+            unreadable=frozenset() if readable else frozenset(landed),
+        )
 
     def _publish(
         self,

@@ -85,11 +85,23 @@ def test_objects_the_store_refuses_are_failures_and_never_published(tmp_path: Pa
     kept, refused = indicator(), indicator()
     flaky.refuse.add(refused["id"])
     status = _post(made, client, [kept, refused]).json()
-    assert status["success_count"] == 1 and status["successes"][0]["id"] == kept["id"]
+    # Stored, but pending until the store's next refresh makes it readable.
+    assert status["pending_count"] == 1 and status["pendings"][0]["id"] == kept["id"]
     assert status["failure_count"] == 1 and status["failures"][0]["id"] == refused["id"]
     assert status["failures"][0]["message"].startswith("not stored: mapper_parsing_exception")
     assert _raw_ids(made) == [kept["id"]]
     assert [o["id"] for o in made.read_all("alpha")] == [kept["id"]]
+    _wait_until(lambda: _status(made, client, status["id"])["status"] == "complete")
+    done = _status(made, client, status["id"])
+    assert [s["id"] for s in done["successes"]] == [kept["id"]]
+    assert done["failure_count"] == 1
+
+
+def _status(made: Server, client: TestClient, status_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = client.get(
+        f"/main/status/{status_id}/", headers=made.headers("alpha")
+    ).json()
+    return found
 
 
 def _wait_until(done: Any) -> None:
@@ -106,16 +118,21 @@ def test_a_failed_wait_for_the_refresh_is_retried_and_holds_back_no_reader(
     flaky.refresh_failures = 1
     # The answer does not wait for the refresh: the objects are stored and published.
     response = _post(made, client, [obj])
-    assert response.status_code == 202 and response.json()["success_count"] == 1
+    assert response.status_code == 202 and response.json()["pending_count"] == 1
     # The failed wait is retried; the next post is served meanwhile.
     later = indicator()
-    assert _post(made, client, [later]).json()["success_count"] == 1
+    assert _post(made, client, [later]).json()["pending_count"] == 1
     _wait_until(lambda: flaky.awaited >= 2)
     assert flaky.awaited >= 2
     # Both blocks were released: a reader of this server sees both objects.
     read = lambda: client.get(made.objects_url(), headers=made.headers("alpha"))  # noqa: E731
     _wait_until(lambda: len(read().json().get("objects", [])) == 2)
     assert sorted(o["id"] for o in read().json()["objects"]) == sorted([obj["id"], later["id"]])
+    # The retried wait succeeded, so the first status says complete.
+    first = response.json()["id"]
+    _wait_until(lambda: _status(made, client, first)["status"] == "complete")
+    done = _status(made, client, first)
+    assert done["success_count"] == 1 and done["pending_count"] == 0
     # Sending the first envelope again adds no second copy.
     again = _post(made, client, [obj]).json()
     assert again["status"] == "complete" and again["success_count"] == 1
