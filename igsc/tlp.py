@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from igsc.stix_schema import GranularMarking
 
 
 class Tlp(IntEnum):
@@ -53,6 +56,13 @@ TLP2_IDS = {level: marking_id for marking_id, level in list(TLP_MARKING_IDS.item
 def tlp_of_marking(marking_ref: str) -> Tlp | None:
     """The TLP level of a marking-definition id, or None if it is not a TLP marking."""
     return TLP_MARKING_IDS.get(marking_ref)
+
+
+def granular_tlp(*, marking: GranularMarking) -> Tlp | None:
+    """The TLP level a granular marking puts on its selectors: None for a `lang` marking
+    (a language, not a TLP marking); a marking nobody recognises is RED."""
+    ref = marking.marking_ref
+    return None if ref is None else TLP_MARKING_IDS.get(ref, Tlp.RED)
 
 
 def resolve_tlp(marking_refs: Iterable[str], *, default: Tlp) -> Tlp:
