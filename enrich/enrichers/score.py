@@ -21,36 +21,27 @@ Read-time decay (exponential half-life, `decayed_score`)::
 
     decayed = score * 0.5 ** (max(0, now - last_seen) in days / half_life_days)
 
-so a score halves every half_life_days (default 30) after the observable was last seen; no
-last_seen means no decay, and a last_seen in the future counts as now.
+so a score halves every half_life_days (EnrichSettings.decay_half_life_days, default 30)
+after the observable was last seen (a document's `last_seen`: its latest report, validity
+start or sighting); no last_seen means no decay, and a last_seen in the future counts as
+now. enrich.lookup adds it to every document it returns, as `decayed_score`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from enrich.record import IndicatorRecord, SourceEntry, evolve
 from igsc.enrich_settings import EnrichSettings
+from igsc.stix_time import rfc3339_ns
 
 
 def saturation(*, n: float, half: float) -> float:
     """1 - 0.5 ** (n / half): 0 at n = 0, 0.5 at n = half, approaching 1."""
     return 1.0 - math.pow(0.5, max(n, 0.0) / half)
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreFactors:
-    """The five factors of a score, each in [0, 1]; kept so a reader can see why."""
-
-    confidence: float
-    reliability: float
-    partners: float
-    countries: float
-    sightings: float
 
 
 _SCORE_CACHE = 65_536
@@ -108,10 +99,6 @@ class ScoreEnricher:
             saturation(n=sighted, half=self._settings.sightings_half),
         )
 
-    def factors_of(self, *, record: IndicatorRecord) -> ScoreFactors:
-        """The five factors of this record's score."""
-        return ScoreFactors(*self._factors(record))
-
     def score_of(self, *, record: IndicatorRecord) -> float:
         """The stored 0-100 score of this record (no decay)."""
         # The score depends on these fields only, and their combinations repeat a lot
@@ -137,32 +124,15 @@ class ScoreEnricher:
         return record if score == record.score else evolve(record=record, score=score)
 
 
-def parse_timestamp(value: str) -> datetime:
-    """An ISO 8601 / STIX timestamp as an aware datetime; a naive one is taken as UTC."""
-    parsed = datetime.fromisoformat(value.strip())
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def latest(*, timestamps: Iterable[str | None]) -> str | None:
-    """The latest of these timestamps as given, comparing instants rather than strings."""
-    known = [t for t in timestamps if t]
-    return max(known, key=parse_timestamp) if known else None
-
-
-def record_last_seen(*, record: IndicatorRecord) -> str | None:
-    """When the observable was last reported or sighted: the value to pass to decayed_score."""
-    sighted = [s.last_seen or s.first_seen for s in record.sightings]
-    return latest(timestamps=[*sighted, *(s.version for s in record.sources)])
-
-
 def decayed_score(
     *, score: float, last_seen: str | None, now: datetime, half_life_days: float
 ) -> float:
-    """The score decayed by age: halves every half_life_days after last_seen."""
+    """The score decayed by age: halves every half_life_days after last_seen (RFC 3339)."""
     if half_life_days <= 0:
         raise ValueError(f"half_life_days must be positive, got {half_life_days}")
-    if last_seen is None:
-        return score
+    seen_ns = rfc3339_ns(last_seen) if last_seen else None
+    if seen_ns is None:
+        return score  # undated (or not a date igsc wrote): nothing to decay from
     now_aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    age_days = max((now_aware - parse_timestamp(last_seen)).total_seconds(), 0.0) / 86_400
+    age_days = max(now_aware.timestamp() - seen_ns / 1e9, 0.0) / 86_400
     return score * math.pow(0.5, age_days / half_life_days)
