@@ -11,19 +11,23 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 import uvicorn
 from taxii2client.common import TokenAuth
-from taxii2client.v21 import Collection, Server, as_pages
+from taxii2client.v21 import Collection, Server, Status, as_pages
 
 from igsc.settings import Settings
 from igsc.wiring import build_index, build_state, build_stream
 from ingest.server.app import create_app
+from ingest.server.store import SCHEMA
+from tests.conftest import require_service
 from tests.unit.ingest.server.taxii_server_fixtures import (
     AMBER_STRICT,
     CLEAR,
@@ -44,19 +48,14 @@ class Live:
 
     base: str
     settings: Settings
+    needs_refresh: bool  # its store makes writes readable only at the next refresh
 
     def url(self, path: str) -> str:
         return self.base + path
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    settings = Settings(
-        home=tmp_path,
-        namespace="t" + uuid.uuid4().hex[:8],
-        partners=default_partners(),
-        taxii=taxii_settings(),
-    )
+@contextmanager
+def _serving(settings: Settings) -> Iterator[Live]:
     stream, index, state = build_stream(settings), build_index(settings), build_state(settings)
     app = create_app(settings=settings, stream=stream, index=index, state=state)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -69,13 +68,55 @@ def live(tmp_path: Path) -> Iterator[Live]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield Live(base=f"http://127.0.0.1:{port}", settings=settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    stream.close()
-    index.close()
-    state.close()
+    try:
+        yield Live(
+            base=f"http://127.0.0.1:{port}",
+            settings=settings,
+            needs_refresh=not index.searchable_on_write,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        if not index.searchable_on_write:  # a shared service: leave nothing behind
+            index.drop(schema=SCHEMA)
+            state.delete(keys=state.scan(prefix=""))
+        stream.close()
+        index.close()
+        state.close()
+
+
+def _settings(tmp_path: Path, **services: Any) -> Settings:
+    return Settings(
+        home=tmp_path,
+        namespace="t" + uuid.uuid4().hex[:8],
+        partners=default_partners(),
+        taxii=taxii_settings(),
+        **services,
+    )
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Live]:
+    with _serving(_settings(tmp_path)) as running:
+        yield running
+
+
+@pytest.fixture(
+    params=[
+        "embedded",
+        pytest.param("elasticsearch", marks=[pytest.mark.elasticsearch, pytest.mark.redis]),
+    ]
+)
+def any_live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
+    """The server on the embedded store, then on Elasticsearch and Redis."""
+    if request.param == "embedded":
+        settings = _settings(tmp_path)
+    else:
+        es, redis = require_service("elasticsearch"), require_service("redis")
+        settings = _settings(tmp_path, index_url=f"http://{es}", state_url=f"redis://{redis}/0")
+    with _serving(settings) as running:
+        yield running
 
 
 def _shared(live: Live, user: str = "alpha") -> Collection:
@@ -87,7 +128,8 @@ def _shared(live: Live, user: str = "alpha") -> Collection:
     return collection
 
 
-def test_taxii2_client_adds_objects_and_reads_them_back(live: Live) -> None:
+def test_taxii2_client_adds_objects_and_reads_them_back(any_live: Live) -> None:
+    live = any_live
     collection = _shared(live)
     assert collection.can_read and collection.can_write
     ident = indicator()["id"]
@@ -102,7 +144,8 @@ def test_taxii2_client_adds_objects_and_reads_them_back(live: Live) -> None:
         "is_family": False,
     }
     bad = {"type": "indicator", "id": "indicator--nope"}
-    status = collection.add_objects({"objects": [*versions, malware, bad]})
+    # taxii2-client polls the status until complete, then this reads back at once.
+    status = collection.add_objects({"objects": [*versions, malware, bad]}, poll_interval=0.05)
     assert status.status == "complete"
     assert (status.success_count, status.failure_count, status.pending_count) == (4, 1, 0)
     assert status.total_count == 5
@@ -130,13 +173,14 @@ def test_taxii2_client_adds_objects_and_reads_them_back(live: Live) -> None:
     assert collection.get_objects(added_after=newest) == {"more": False, "objects": []}
 
 
-def test_as_pages_returns_every_object_exactly_once(live: Live) -> None:
+def test_as_pages_returns_every_object_exactly_once(any_live: Live) -> None:
+    live = any_live
     writer = _shared(live, "alpha")
     posted = [indicator(markings=(GREEN,)) for _ in range(230)]
     for i in range(0, 230, 100):
-        assert writer.add_objects({"objects": posted[i : i + 100]}).success_count == len(
-            posted[i : i + 100]
-        )
+        batch = posted[i : i + 100]
+        status = writer.add_objects({"objects": batch}, poll_interval=0.05)
+        assert status.status == "complete" and status.success_count == len(batch)
     reader = Collection(live.url(f"/main/collections/{SHARED}/"), auth=TokenAuth("tok-bravo"))
     pages = list(as_pages(reader.get_objects, per_request=40))
     assert len(pages) == 6
@@ -145,6 +189,45 @@ def test_as_pages_returns_every_object_exactly_once(live: Live) -> None:
     manifest_pages = list(as_pages(reader.get_manifest, per_request=100))
     assert len(manifest_pages) == 3
     assert sum(len(p["objects"]) for p in manifest_pages) == 230
+
+
+def _until_complete(status: Status) -> Status:
+    """The status, refreshed until it says complete (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    while status.status != "complete" and time.monotonic() < deadline:
+        time.sleep(0.01)
+        status.refresh()
+    return status
+
+
+def test_taxii2_client_reads_everything_back_right_after_complete(any_live: Live) -> None:
+    collection = _shared(any_live)
+    posted = [indicator() for _ in range(5)]
+    ids = sorted(o["id"] for o in posted)
+    answer = collection.add_objects({"objects": posted}, wait_for_completion=False)
+    if any_live.needs_refresh:  # stored, but not readable before the next refresh
+        assert answer.status == "pending" and answer.success_count == 0
+        assert sorted(p["id"] for p in answer.pendings) == ids
+    done = _until_complete(answer)
+    assert done.status == "complete", "not complete within 10 s"
+    assert (done.success_count, done.pending_count, done.total_count) == (5, 0, 5)
+    assert sorted(s["id"] for s in done.successes) == ids
+
+    # No waiting from here on: complete means readable.
+    assert sorted(o["id"] for o in collection.get_objects()["objects"]) == ids
+    pages = list(as_pages(collection.get_objects, per_request=2))
+    assert len(pages) == 3
+    assert sorted(o["id"] for page in pages for o in page["objects"]) == ids
+    assert sorted(m["id"] for m in collection.get_manifest()["objects"]) == ids
+    one = posted[3]
+    assert collection.get_objects(id=one["id"])["objects"] == [one]
+
+    newer = indicator(one["id"], modified="2024-07-01T00:00:00.000Z")
+    again = _until_complete(collection.add_objects({"objects": [newer]}, wait_for_completion=False))
+    assert again.status == "complete" and again.success_count == 1
+    both = collection.get_objects(id=one["id"], version="all")["objects"]
+    assert both == [one, newer]
+    assert collection.get_objects(id=one["id"])["objects"] == [newer]
 
 
 def _raw(who: str | None, **extra: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
         port.close()
 
 
-def _eventually(read: Callable[[], Any], *, until: Callable[[Any], bool]) -> Any:
-    """The read once `until` holds: a POST's objects become readable at the next refresh."""
+def _complete(server: Server, posted: dict[str, Any], who: str = "alpha") -> dict[str, Any]:
+    """The POST's status, read until it says complete (at most 10 s): its objects are
+    readable from then on."""
     deadline = time.monotonic() + 10
-    got = read()
-    while not until(got) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        got = read()
-    return got
+    status = posted
+    while status["status"] != "complete" and time.monotonic() < deadline:
+        time.sleep(0.01)
+        status = server.get(f"/main/status/{posted['id']}/", who).json()
+    assert status["status"] == "complete", status
+    return status
 
 
 def test_posted_objects_become_readable_at_the_next_refresh_without_forcing_one(
@@ -74,10 +76,14 @@ def test_posted_objects_become_readable_at_the_next_refresh_without_forcing_one(
 ) -> None:
     obj = indicator(markings=(GREEN,))
     started = time.monotonic()
-    assert server.post([obj], who="alpha").json()["success_count"] == 1
-    seen = _eventually(lambda: server.read_all("bravo"), until=lambda got: len(got) == 1)
+    posted = server.post([obj], who="alpha").json()
+    # Stored, not yet readable: pending until the store's next refresh.
+    assert posted["status"] == "pending" and posted["pending_count"] == 1
+    assert [p["id"] for p in posted["pendings"]] == [obj["id"]]
+    done = _complete(server, posted)
     waited = time.monotonic() - started
-    assert [o["id"] for o in seen] == [obj["id"]]
+    assert [s["id"] for s in done["successes"]] == [obj["id"]]
+    assert [o["id"] for o in server.read_all("bravo")] == [obj["id"]]
     # One refresh interval (500 ms) plus the refresh itself, with room for a loaded machine.
     assert waited < 5
 
@@ -85,10 +91,13 @@ def test_posted_objects_become_readable_at_the_next_refresh_without_forcing_one(
 def test_paging_on_elasticsearch_returns_every_visible_object_once(server: Server) -> None:
     shown = [indicator(markings=(GREEN,)) for _ in range(120)]
     hidden = [indicator(markings=(RED,)) for _ in range(40)]
+    statuses = []
     for i in range(0, 120, 30):
         batch = shown[i : i + 30] + hidden[i // 3 : i // 3 + 10]
-        assert server.post(batch, who="alpha").json()["success_count"] == 40
-    seen = _eventually(lambda: server.read_all("bravo", limit=17), until=lambda s: len(s) >= 120)
+        statuses.append(server.post(batch, who="alpha").json())
+        assert statuses[-1]["total_count"] == 40
+    assert [_complete(server, s)["success_count"] for s in statuses] == [40] * 4
+    seen = server.read_all("bravo", limit=17)
     counts = Counter(o["id"] for o in seen)
     assert set(counts) == {o["id"] for o in shown} and set(counts.values()) == {1}
     assert len(server.read_all("alpha", limit=50)) == 160
@@ -102,14 +111,12 @@ def test_paging_on_elasticsearch_returns_every_visible_object_once(server: Serve
 def test_versions_last_and_delete_on_elasticsearch(server: Server) -> None:
     ident = indicator()["id"]
     mods = ["2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z", "2024-03-01T00:00:00.000Z"]
-    server.post([indicator(ident, modified=m, markings=(CLEAR,)) for m in mods[::-1]])
+    _complete(
+        server,
+        server.post([indicator(ident, modified=m, markings=(CLEAR,)) for m in mods[::-1]]).json(),
+    )
     url = f"{server.objects_url()}{ident}/"
-    # Searchable first (200, no objects yet: their date_added block is still held), then
-    # readable once the releaser has seen the refresh.
-    latest = _eventually(
-        lambda: server.get(url, "bravo"),
-        until=lambda r: r.status_code == 200 and bool(r.json()["objects"]),
-    ).json()
+    latest = server.get(url, "bravo").json()
     assert [o["modified"] for o in latest["objects"]] == [mods[-1]]
     assert server.get(url + "versions/", "bravo").json()["versions"] == mods[::-1]
     deleted = server.client.delete(
@@ -118,5 +125,10 @@ def test_versions_last_and_delete_on_elasticsearch(server: Server) -> None:
     assert deleted.status_code == 200
     assert [o["modified"] for o in server.get(url, "bravo").json()["objects"]] == [mods[1]]
     posted = server.post([indicator()], who="alpha").json()
-    assert server.get(f"/main/status/{posted['id']}/", "alpha").json() == posted
+    done = _complete(server, posted)
+    assert {k: v for k, v in done.items() if k not in ("status", "successes", "pendings")} == {
+        **{k: v for k, v in posted.items() if k not in ("status", "successes", "pendings")},
+        "success_count": 1,
+        "pending_count": 0,
+    }
     assert server.get(f"/main/status/{posted['id']}/", "bravo").status_code == 404

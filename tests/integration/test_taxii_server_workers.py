@@ -81,7 +81,16 @@ def test_four_workers_share_one_store_and_hand_out_unique_date_added(tmp_path: P
             body = {"objects": [indicator(batch * 50 + i) for i in range(50)]}
             reply = httpx.post(base, json=body, auth=auth, headers=headers, timeout=60)
             assert reply.status_code == 202, reply.text
-            return int(reply.json()["success_count"])
+            # Pending while another worker's older block still hides these objects; any
+            # worker may answer the status, and it turns complete once they are readable.
+            status = reply.json()
+            status_url = f"http://127.0.0.1:{port}/main/status/{status['id']}/"
+            until = time.monotonic() + 10
+            while status["status"] != "complete" and time.monotonic() < until:
+                time.sleep(0.02)
+                status = httpx.get(status_url, auth=auth, headers={"Accept": TAXII}).json()
+            assert status["status"] == "complete", status
+            return int(status["success_count"])
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             assert sum(pool.map(post, range(16))) == 800
