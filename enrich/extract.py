@@ -1,8 +1,14 @@
 """Extract stage: raw envelopes → observations keyed by canonical observable.
 
 Owns per-STIX-id state (the raw topic is keyed by STIX id, so one worker writes each id):
-versioning (newer `modified` replaces, older or equal is a no-op, only the creator may version,
-more than 5 minutes in the future is quarantined), pending sightings and location countries.
+versioning (a later `modified` instant replaces, an earlier or equal one is a no-op, only the
+creator may version, more than 5 minutes in the future is quarantined with the reason),
+pending sightings, location countries and ATT&CK ids.
+
+Every object on the raw topic passed the entrance (`ingest/convert.py`), so extract decodes
+it into its typed struct (`igsc.stix_schema`) and reads the fields without checking them
+again. Data written before the entrance existed may not decode: it is rejected with the
+reason, like any bad input.
 """
 
 from __future__ import annotations
@@ -10,29 +16,43 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import orjson
+import msgspec
 
-from enrich.extract_codec import SID_TABLE, decode_sid, encode_sid, sid_row_key
+from enrich.extract_codec import IndicatorVersions, PartnerVersion
+from enrich.extract_state import ExtractBatch, ExtractStateStore, StateNeeds
 from enrich.observables import observables_from
 from enrich.observations import (
-    retract_op,
-    sighting_op,
-    source_op,
-    techniques_op,
+    Observation,
+    Quarantined,
+    RetractOp,
+    SightingOp,
+    SourceOp,
+    TechniquesOp,
+    encode_observation,
+    encode_quarantined,
 )
 from enrich.patterns import parse_pattern
 from enrich.record import SightingEntry, SourceEntry
 from igsc.errors import RejectedInput
 from igsc.interning import Interner
 from igsc.ports import Message, State
-from igsc.records import Envelope, Rejection, rejection
-from igsc.stix import check_object
+from igsc.records import Rejection, rejection
+from igsc.stix_schema import (
+    AttackPattern,
+    Identity,
+    Indicator,
+    Location,
+    Relationship,
+    Sighting,
+    StixObject,
+    decode_object,
+)
+from igsc.stix_time import StixTimeError, format_us, instant_ns, is_later
 from igsc.worker import StageOutput
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-_SID = "sid:"  # per-indicator version state: packed rows; other state keys stay JSON
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Clock = Callable[[], datetime]
 
 
@@ -40,32 +60,45 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_time(value: str) -> datetime:
-    """A STIX timestamp as an aware datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+    """igsc.records.Envelope as extract reads it: the object stays JSON bytes until it is
+    decoded, once, into its typed struct (cheaper than a dict, then a conversion)."""
+
+    partner: str
+    country: str
+    collection: str
+    date_added: str | None
+    received_at: str
+    tlp: str
+    via: str
+    object: msgspec.Raw
 
 
-@dataclass
-class _Batch:
-    """Working set of one batch: state read once, written once after publishing."""
+_ENVELOPE = msgspec.json.Decoder(RawEnvelope)
 
-    state: dict[str, Any]
-    horizon: datetime  # versions modified after this are quarantined
-    dirty: set[str] = field(default_factory=set)
-    gone: set[str] = field(default_factory=set)  # state keys to delete
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Arrival:
+    """One decoded raw record."""
+
+    data: bytes  # the envelope as it came, for the quarantine topic
+    env: RawEnvelope
+    typed: StixObject
+
+
+@dataclass(slots=True, kw_only=True)
+class _Run:
+    """One batch: its state, the clock read once, and what it produces."""
+
+    state: ExtractBatch
+    horizon_ns: int  # versions modified after this instant are quarantined
+    now: str
     out: list[tuple[bytes, bytes]] = field(default_factory=list)
     quarantined: list[tuple[bytes, bytes]] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
-    def put(self, key: str, value: Any) -> None:
-        self.state[key] = value
-        self.dirty.add(key)
-        self.gone.discard(key)
-
-    def drop(self, key: str) -> None:
-        self.state.pop(key, None)
-        self.dirty.discard(key)
-        self.gone.add(key)
+    def emit(self, op: Observation) -> None:
+        self.out.append((op.key.encode(), encode_observation(op)))
 
 
 class ExtractStage:
@@ -82,239 +115,222 @@ class ExtractStage:
         reliability_of: dict[str, float],
         clock: Clock = _utc_now,
     ) -> None:
-        self._state = state
         self._observations_topic = observations_topic
         self._quarantine_topic = quarantine_topic
         self._reliability_of = reliability_of
         self._clock = clock
-        self._names = Interner(state=state, table="extract")
+        self._store = ExtractStateStore(state=state, names=Interner(state=state, table="extract"))
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Turn a batch of envelopes into observations; state is saved after publishing."""
-        envelopes: list[Envelope] = []
-        batch = _Batch(state={}, horizon=self._clock() + FUTURE_TOLERANCE)  # one clock read
-        for m in messages:
+        rejected: list[Rejection] = []
+        arrivals = [a for m in messages if (a := _decode(m.value, rejected)) is not None]
+        now = self._clock()  # one clock read per batch
+        run = _Run(
+            state=self._store.load(_needs(arrivals)),
+            horizon_ns=_ns_since_epoch(now + FUTURE_TOLERANCE),
+            now=format_us(_ns_since_epoch(now) // 1000),
+            rejected=rejected,
+        )
+        for arrival in arrivals:
             try:
-                env = Envelope.from_bytes(m.value)
-                check_object(env.object)
-                envelopes.append(env)
-            except RejectedInput as exc:
-                batch.rejected.append(_reject(exc, payload=m.value.decode("utf-8", "replace")))
-        batch.state = self._load_state(envelopes)
-        for env in envelopes:
-            try:
-                self._dispatch(env, batch)
-            except RejectedInput as exc:
-                batch.rejected.append(_reject(exc, env=env))
+                self._dispatch(arrival, run)
+            except (RejectedInput, StixTimeError) as exc:
+                run.rejected.append(_reject(exc, arrival=arrival))
         return StageOutput(
             records={
-                self._observations_topic: batch.out,
-                self._quarantine_topic: batch.quarantined,
+                self._observations_topic: run.out,
+                self._quarantine_topic: run.quarantined,
             },
-            rejected=batch.rejected,
-            after_publish=self._saver(batch) if batch.dirty or batch.gone else None,
+            rejected=run.rejected,
+            after_publish=self._store.saver(run.state),
         )
 
-    def _saver(self, batch: _Batch) -> Callable[[], None]:
-        """Encodes now (ids are interned before any row uses them), writes after publishing."""
-        rows: dict[bytes, bytes] = {}
-        items: dict[str, bytes] = {}
-        for key in batch.dirty:
-            if key.startswith(_SID):
-                rows[sid_row_key(key[len(_SID) :])] = encode_sid(
-                    batch.state[key], names=self._names
-                )
-            else:
-                items[key] = orjson.dumps(batch.state[key])
+    def _dispatch(self, arrival: _Arrival, run: _Run) -> None:
+        match arrival.typed:
+            case Indicator() as ind:
+                self._indicator(arrival, ind, run)
+            case Sighting() as sig:
+                self._sighting(arrival.env, sig, run)
+            case Location(country=str() as country):
+                run.state.set_country(arrival.typed.id, country.upper())
+            case Identity() as ident:
+                declared = ident.x_country or ident.country
+                if declared:
+                    run.state.set_country(ident.id, declared.upper())
+            case AttackPattern() as ap:
+                technique = _attack_id(ap)
+                if technique:
+                    run.state.set_technique(ap.id, technique)
+            case Relationship() as rel:
+                _relationship(rel, run)
 
-        gone = sorted(batch.gone)
-
-        def save() -> None:
-            self._state.put_rows(table=SID_TABLE, rows=rows)
-            if items:
-                self._state.put_many(items=items)
-            if gone:
-                self._state.delete(keys=gone)
-
-        return save
-
-    def _load_state(self, envelopes: list[Envelope]) -> dict[str, Any]:
-        keys: set[str] = set()
-        for env in envelopes:
-            obj = env.object
-            keys.add(f"sid:{obj['id']}")
-            if obj["type"] == "indicator":
-                keys.add(f"pend:{obj['id']}")
-            elif obj["type"] == "sighting":
-                keys.add(f"sid:{obj.get('sighting_of_ref', '')}")
-                keys.update(f"loc:{ref}" for ref in obj.get("where_sighted_refs", ()))
-            elif obj["type"] == "relationship":
-                keys.add(f"sid:{obj.get('source_ref', '')}")
-                keys.add(f"ap:{obj.get('target_ref', '')}")
-        sids = {sid_row_key(k[len(_SID) :]): k for k in keys if k.startswith(_SID)}
-        found = self._state.get_many(keys=sorted(k for k in keys if not k.startswith(_SID)))
-        state = {k: orjson.loads(v) for k, v in found.items()}
-        rows = self._state.get_rows(table=SID_TABLE, keys=list(sids))
-        state.update((sids[row], decode_sid(data, names=self._names)) for row, data in rows.items())
-        return state
-
-    def _dispatch(self, env: Envelope, batch: _Batch) -> None:
-        kind = env.object["type"]
-        if kind == "indicator":
-            self._indicator(env, batch)
-        elif kind == "sighting":
-            self._sighting(env, batch)
-        elif kind == "location" and isinstance(env.object.get("country"), str):
-            batch.put(f"loc:{env.object['id']}", env.object["country"].upper())
-        elif kind == "identity":
-            country = env.object.get("x_country") or env.object.get("country")
-            if isinstance(country, str):
-                batch.put(f"loc:{env.object['id']}", country.upper())
-        elif kind == "attack-pattern":
-            technique = _attack_id(env.object)
-            if technique:
-                batch.put(f"ap:{env.object['id']}", technique)
-        elif kind == "relationship":
-            self._relationship(env, batch)
-
-    def _indicator(self, env: Envelope, batch: _Batch) -> None:
-        obj = env.object
-        version = str(obj["modified"])
-        if parse_time(version) > batch.horizon:
-            batch.quarantined.append((env.key, env.to_bytes()))
+    def _indicator(self, arrival: _Arrival, ind: Indicator, run: _Run) -> None:
+        env, version = arrival.env, ind.modified
+        if instant_ns(version) > run.horizon_ns:
+            _quarantine(arrival, ind, run)
             return
-        record = batch.state.get(f"sid:{obj['id']}") or {"by": None, "p": {}}
-        creator = obj.get("created_by_ref")
-        if record["by"] is not None and creator != record["by"]:
+        known = run.state.versions.get(ind.id) or IndicatorVersions(creator=None)
+        creator = ind.created_by_ref
+        if known.creator is not None and creator != known.creator:
             raise RejectedInput(
                 "only the creator may version an object",
-                detail=f"{obj['id']} was created by {record['by']}, not {creator}",
+                detail=f"{ind.id} was created by {known.creator}, not {creator}",
             )
-        previous = record["p"].get(env.partner)
-        if previous is not None and version <= previous["v"]:
-            return  # an older or identical version: nothing changes
-        if obj.get("pattern_type", "stix") != "stix":
+        previous = known.of(env.partner)
+        if previous is not None and not is_later(version, than=previous.version):
+            return  # an earlier or the same instant: nothing changes
+        if ind.pattern_type != "stix":
             return  # Sigma, YARA and others carry no STIX observables
-        found = observables_from(parsed=parse_pattern(pattern=str(obj["pattern"])))
-        entry = self._source_entry(env)
-        keys: list[str] = []
+        found = observables_from(parsed=parse_pattern(pattern=ind.pattern))
+        entry = self._source_entry(env=env, ind=ind)
         for o in found:
-            key = o.key
-            keys.append(key)
-            op = source_op(key=key, kind=o.kind, value=o.value, flags=o.flags, entry=entry)
-            batch.out.append(_keyed(key, op))
-        keys.sort()  # observables_from gives each key once
-        for gone in sorted(set(previous["k"] if previous else ()) - set(keys)):
-            batch.out.append(
-                _keyed(
-                    gone,
-                    retract_op(key=gone, partner=env.partner, stix_id=obj["id"], version=version),
-                )
-            )
-        record = {
-            "by": record["by"] or creator,
-            "p": {**record["p"], env.partner: {"v": version, "k": keys}},
-        }
-        batch.put(f"sid:{obj['id']}", record)
-        self._flush_pending(obj["id"], keys, batch)
-
-    def _source_entry(self, env: Envelope) -> SourceEntry:
-        obj = env.object
-        phases = obj.get("kill_chain_phases", ())
-        if phases != ():  # absent, the usual case, needs no generator
-            phases = tuple(
-                f"{p.get('kill_chain_name', '')}:{p.get('phase_name', '')}"
-                for p in phases
-                if isinstance(p, dict)
-            )
-        confidence = obj.get("confidence")
-        # Positional, in field order: matching twelve keywords costs more than the fields.
-        return SourceEntry(
-            obj["id"],  # stix_id
-            str(obj["modified"]),  # version
-            env.partner,
-            env.country,
-            env.tlp,
-            confidence if isinstance(confidence, int) else None,
-            self._reliability_of.get(env.partner, 0.5),
-            obj.get("created_by_ref"),
-            obj.get("valid_from"),
-            tuple(sorted(map(str, obj.get("labels", ())))),
-            phases,
-            f"{obj.get('name', '')} {obj.get('description', '')}".strip(),
-        )
-
-    def _sighting(self, env: Envelope, batch: _Batch) -> None:
-        obj = env.object
-        countries = sorted(
-            {
-                batch.state[f"loc:{r}"]
-                for r in obj.get("where_sighted_refs", ())
-                if f"loc:{r}" in batch.state
-            }
-            or {env.country}
-        )
-        entry = SightingEntry(
-            sighting_id=obj["id"],
-            version=str(obj["modified"]),
-            partner=env.partner,
-            countries=tuple(countries),
-            count=int(obj.get("count", 1) or 1),
-            first_seen=obj.get("first_seen"),
-            last_seen=obj.get("last_seen") or obj.get("first_seen"),
-        )
-        target = str(obj.get("sighting_of_ref", ""))
-        known = batch.state.get(f"sid:{target}")
-        if known is None:
-            pending = batch.state.get(f"pend:{target}", [])
-            batch.put(f"pend:{target}", [*pending, orjson.loads(sighting_op(key="", entry=entry))])
-            return
-        for key in _keys_of(known):
-            batch.out.append(_keyed(key, sighting_op(key=key, entry=entry)))
-
-    def _flush_pending(self, indicator_id: str, keys: list[str], batch: _Batch) -> None:
-        """Sightings that came before their indicator go out now; then they are forgotten."""
-        pending = batch.state.get(f"pend:{indicator_id}")
-        if pending is None:
-            return
-        for sighting in pending:
+            run.emit(SourceOp(key=o.key, kind=o.kind, value=o.value, flags=o.flags, entry=entry))
+        keys = tuple(sorted(o.key for o in found))  # observables_from gives each key once
+        for gone in sorted(set(previous.keys if previous else ()) - set(keys)):
+            run.emit(RetractOp(key=gone, partner=env.partner, stix_id=ind.id, version=version))
+        seen = PartnerVersion(partner=env.partner, version=version, keys=keys)
+        run.state.set_versions(ind.id, known.with_version(seen, creator=creator))
+        # Sightings that came before their indicator go out now; then they are forgotten.
+        for sighting in run.state.take_pending(ind.id):
             for key in keys:
-                batch.out.append(_keyed(key, orjson.dumps({**sighting, "key": key})))
-        batch.drop(f"pend:{indicator_id}")
+                run.emit(SightingOp(key=key, entry=sighting))
 
-    def _relationship(self, env: Envelope, batch: _Batch) -> None:
-        obj = env.object
-        if obj.get("relationship_type") not in ("indicates", "uses"):
+    def _source_entry(self, *, env: RawEnvelope, ind: Indicator) -> SourceEntry:
+        phases = ind.kill_chain_phases
+        return SourceEntry(
+            stix_id=ind.id,
+            version=ind.modified,
+            partner=env.partner,
+            country=env.country,
+            tlp=env.tlp,
+            confidence=ind.confidence,
+            reliability=self._reliability_of.get(env.partner, 0.5),
+            created_by=ind.created_by_ref,
+            valid_from=ind.valid_from,
+            labels=tuple(sorted(ind.labels)) if ind.labels else (),
+            kill_chain_phases=tuple(f"{p.kill_chain_name}:{p.phase_name}" for p in phases)
+            if phases
+            else (),
+            description=f"{ind.name or ''} {ind.description or ''}".strip(),
+        )
+
+    def _sighting(self, env: RawEnvelope, sig: Sighting, run: _Run) -> None:
+        located = run.state.countries
+        countries = {located[r] for r in sig.where_sighted_refs if r in located}
+        entry = SightingEntry(
+            sighting_id=sig.id,
+            version=sig.modified,
+            partner=env.partner,
+            countries=tuple(sorted(countries or {env.country})),
+            count=sig.count or 1,
+            first_seen=sig.first_seen,
+            last_seen=sig.last_seen or sig.first_seen,
+        )
+        known = run.state.versions.get(sig.sighting_of_ref)
+        if known is None:
+            run.state.add_pending(sig.sighting_of_ref, entry)
             return
-        technique = batch.state.get(f"ap:{obj.get('target_ref', '')}")
-        known = batch.state.get(f"sid:{obj.get('source_ref', '')}")
-        if technique and known:
-            for key in _keys_of(known):
-                batch.out.append(_keyed(key, techniques_op(key=key, techniques=(technique,))))
+        for key in known.observable_keys():
+            run.emit(SightingOp(key=key, entry=entry))
 
 
-def _keys_of(record: dict[str, Any]) -> list[str]:
-    return sorted({k for partner in record["p"].values() for k in partner["k"]})
+def _relationship(rel: Relationship, run: _Run) -> None:
+    if rel.relationship_type not in ("indicates", "uses"):
+        return
+    technique = run.state.techniques.get(rel.target_ref)
+    known = run.state.versions.get(rel.source_ref)
+    if technique and known:
+        for key in known.observable_keys():
+            run.emit(TechniquesOp(key=key, techniques=(technique,)))
 
 
-def _keyed(key: str, value: bytes) -> tuple[bytes, bytes]:
-    return key.encode(), value
+def _quarantine(arrival: _Arrival, ind: Indicator, run: _Run) -> None:
+    held = Quarantined(
+        stage="extract",
+        reason=(
+            f"modified {ind.modified} is more than "
+            f"{FUTURE_TOLERANCE.total_seconds() / 60:g} minutes in the future "
+            f"(extract's clock read {run.now})"
+        ),
+        partner=arrival.env.partner,
+        stix_id=ind.id,
+        quarantined_at=run.now,
+        envelope=msgspec.Raw(arrival.data),
+    )
+    run.quarantined.append((ind.id.encode(), encode_quarantined(held)))
 
 
-def _attack_id(obj: dict[str, Any]) -> str | None:
-    for ref in obj.get("external_references", ()):
-        if isinstance(ref, dict) and ref.get("source_name") == "mitre-attack":
-            ext = ref.get("external_id")
-            if isinstance(ext, str):
-                return ext
+def _needs(arrivals: list[_Arrival]) -> StateNeeds:
+    needs = StateNeeds()
+    for arrival in arrivals:
+        match arrival.typed:
+            case Indicator(id=stix_id):
+                needs.versions.add(stix_id)
+                needs.pending.add(stix_id)
+            case Sighting() as sig:
+                needs.versions.add(sig.sighting_of_ref)
+                needs.countries.update(sig.where_sighted_refs)
+                needs.pending.add(sig.sighting_of_ref)  # appended to, not replaced
+            case Relationship() as rel:
+                needs.versions.add(rel.source_ref)
+                needs.techniques.add(rel.target_ref)
+    return needs
+
+
+def _attack_id(ap: AttackPattern) -> str | None:
+    for ref in ap.external_references:
+        if ref.source_name == "mitre-attack" and ref.external_id:
+            return ref.external_id
     return None
 
 
-def _reject(exc: RejectedInput, *, env: Envelope | None = None, payload: Any = None) -> Rejection:
+def _ns_since_epoch(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _decode(data: bytes, rejected: list[Rejection]) -> _Arrival | None:
+    """The envelope and its typed object; None (and a rejection with the reason) if either
+    does not decode, such as records written before the entrance checked every object."""
+    try:
+        env = _ENVELOPE.decode(data)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+        reason = f"envelope: {exc}" if isinstance(exc, msgspec.ValidationError) else None
+        rejected.append(
+            rejection(
+                stage="extract",
+                reason=reason or f"envelope is not valid JSON: {exc}",
+                partner=None,
+                stix_id=None,
+                payload=data.decode("utf-8", "replace"),
+            )
+        )
+        return None
+    try:
+        typed = decode_object(env.object)
+    except RejectedInput as exc:
+        rejected.append(
+            rejection(
+                stage="extract",
+                reason=f"object does not match the STIX schema: {exc}",
+                partner=env.partner,
+                stix_id=None,
+                payload=bytes(env.object).decode("utf-8", "replace"),
+            )
+        )
+        return None
+    return _Arrival(data=data, env=env, typed=typed)
+
+
+def _reject(exc: RejectedInput | StixTimeError, *, arrival: _Arrival) -> Rejection:
+    if isinstance(exc, RejectedInput):
+        reason = exc.reason if not exc.detail else f"{exc.reason}: {exc.detail}"
+    else:
+        reason = f"bad timestamp: {exc}"
     return rejection(
         stage="extract",
-        reason=exc.reason if not exc.detail else f"{exc.reason}: {exc.detail}",
-        partner=env.partner if env else None,
-        stix_id=str(env.object.get("id")) if env else None,
-        payload=env.object if env else payload,
+        reason=reason,
+        partner=arrival.env.partner,
+        stix_id=arrival.typed.id,
+        payload=bytes(arrival.env.object).decode("utf-8", "replace"),
     )

@@ -10,66 +10,77 @@ same observation twice changes nothing, which makes redelivery and replay harmle
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+import msgspec
 import orjson
 
 from enrich.enrichers import enrich
 from enrich.indexer import upsert_documents
 from enrich.merge_codec import MERGE_TABLE, decode_record, encode_record, row_key
-from enrich.observations import sighting_entry, source_entry
+from enrich.observations import (
+    Observation,
+    RetractOp,
+    SightingOp,
+    SourceOp,
+    TechniquesOp,
+    decode_observation,
+)
 from enrich.record import Enricher, IndicatorRecord, SightingEntry, SourceEntry, evolve
 from enrich.schema import INDICATORS, indicator_doc
-from igsc.errors import RejectedInput
 from igsc.interning import Interner
 from igsc.ports import Index, Message, State
 from igsc.records import Rejection, rejection
+from igsc.stix_time import StixTimeError, instant_ns, is_later
 from igsc.worker import StageOutput
 
 FIRST_VERSION = 1  # a record's first document; every later change adds one
 
 
-def apply(record: IndicatorRecord | None, op: dict[str, Any]) -> IndicatorRecord | None:
-    """The record after one observation; None if there is still no record."""
-    kind = op["op"]
-    if kind == "source":
-        entry = source_entry(op["entry"])
-        if record is None:  # built once, with its first source and its first version
-            return IndicatorRecord(
-                key=op["key"],
-                kind=op["kind"],
-                value=op["value"],
-                flags=tuple(op["flags"]),
-                sources=(entry,),
-                version=FIRST_VERSION,
+def apply(record: IndicatorRecord | None, op: Observation) -> IndicatorRecord | None:
+    """The record after one observation; None if there is still no record.
+
+    Versions are compared as instants (igsc.stix_time), never as text: `...:00.5Z` is later
+    than `...:00Z` although it sorts first."""
+    match op:
+        case SourceOp():
+            if record is None:  # built once, with its first source and its first version
+                return IndicatorRecord(
+                    key=op.key,
+                    kind=op.kind,
+                    value=op.value,
+                    flags=op.flags,
+                    sources=(op.entry,),
+                    version=FIRST_VERSION,
+                )
+            return _with_source(record, op.entry)
+        case _ if record is None:
+            return None  # a retraction, sighting or link for an observable nobody reported yet
+        case RetractOp():
+            retracted = instant_ns(op.version)
+            kept = tuple(
+                s
+                for s in record.sources
+                if not (
+                    s.partner == op.partner
+                    and s.stix_id == op.stix_id
+                    and instant_ns(s.version) < retracted
+                )
             )
-        return _with_source(record, entry)
-    if record is None:
-        return None  # a retraction, sighting or link for an observable nobody reported yet
-    if kind == "retract":
-        kept = tuple(
-            s
-            for s in record.sources
-            if not (
-                s.partner == op["partner"]
-                and s.stix_id == op["stix_id"]
-                and s.version < op["version"]
-            )
-        )
-        return record if len(kept) == len(record.sources) else evolve(record=record, sources=kept)
-    if kind == "sighting":
-        return _with_sighting(record, sighting_entry(op["entry"]))
-    if kind == "techniques":
-        techniques = tuple(sorted({*record.techniques, *op["techniques"]}))
-        if techniques == record.techniques:
-            return record
-        return evolve(record=record, techniques=techniques)
-    raise RejectedInput("unknown observation op", detail=str(kind))
+            if len(kept) == len(record.sources):
+                return record
+            return evolve(record=record, sources=kept)
+        case SightingOp():
+            return _with_sighting(record, op.entry)
+        case TechniquesOp():
+            techniques = tuple(sorted({*record.techniques, *op.techniques}))
+            if techniques == record.techniques:
+                return record
+            return evolve(record=record, techniques=techniques)
 
 
 def _with_source(record: IndicatorRecord, entry: SourceEntry) -> IndicatorRecord:
     same = [s for s in record.sources if (s.partner, s.stix_id) == (entry.partner, entry.stix_id)]
-    if same and same[0].version >= entry.version:
+    if same and not is_later(entry.version, than=same[0].version):
         return record
     others = tuple(s for s in record.sources if s not in same)
     return evolve(record=record, sources=tuple(sorted((*others, entry), key=_source_order)))
@@ -81,7 +92,7 @@ def _source_order(s: SourceEntry) -> tuple[str, str]:
 
 def _with_sighting(record: IndicatorRecord, entry: SightingEntry) -> IndicatorRecord:
     same = [g for g in record.sightings if g.sighting_id == entry.sighting_id]
-    if same and same[0].version >= entry.version:
+    if same and not is_later(entry.version, than=same[0].version):
         return record
     others = tuple(g for g in record.sightings if g not in same)
     sightings = tuple(sorted((*others, entry), key=lambda g: g.sighting_id))
@@ -115,19 +126,19 @@ class MergeStage:
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Merge a batch; changed records are published, then their state saved."""
         ops, rejected = _decode(messages)
-        before = self._load(sorted({op["key"] for op in ops}))
+        before = self._load(sorted({op.key for op in ops}))
         current: dict[str, IndicatorRecord | None] = dict(before)
         for op in ops:
             try:
-                current[op["key"]] = apply(current.get(op["key"]), op)
-            except (RejectedInput, KeyError, TypeError) as exc:
+                current[op.key] = apply(current.get(op.key), op)
+            except StixTimeError as exc:  # a stored version written before anyone checked it
                 rejected.append(
                     rejection(
                         stage=self.name,
-                        reason=f"bad observation: {exc}",
+                        reason=f"bad observation: version: {exc}",
                         partner=None,
                         stix_id=None,
-                        payload=op,
+                        payload=msgspec.to_builtins(op),
                     )
                 )
         changed = _changed(before, current)
@@ -174,23 +185,34 @@ def _changed(
     return changed
 
 
-def _decode(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], list[Rejection]]:
-    ops: list[dict[str, Any]] = []
+def _decode(messages: Sequence[Message]) -> tuple[list[Observation], list[Rejection]]:
+    ops: list[Observation] = []
     rejected: list[Rejection] = []
     for m in messages:
         try:
-            op = orjson.loads(m.value)
-            if not isinstance(op, dict) or not isinstance(op.get("key"), str):
-                raise ValueError("observation must be an object with a key")
+            op = decode_observation(m.value)
+            instant_ns(_version_of(op))  # checked here, so a bad one never reaches the state
             ops.append(op)
-        except ValueError as exc:
+        except (msgspec.DecodeError, StixTimeError) as exc:  # ValidationError is a DecodeError
+            where = "version: " if isinstance(exc, StixTimeError) else ""
             rejected.append(
                 rejection(
                     stage="merge",
-                    reason=f"bad observation: {exc}",
+                    reason=f"bad observation: {where}{exc}",
                     partner=None,
                     stix_id=None,
                     payload=m.value.decode("utf-8", "replace"),
                 )
             )
     return ops, rejected
+
+
+def _version_of(op: Observation) -> str:
+    """The STIX timestamp an observation is ordered by (a link has none: any valid one)."""
+    match op:
+        case SourceOp() | SightingOp():
+            return op.entry.version
+        case RetractOp():
+            return op.version
+        case TechniquesOp():
+            return "1970-01-01T00:00:00Z"

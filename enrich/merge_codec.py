@@ -106,18 +106,18 @@ def _get_source(u: Unpacker) -> SourceEntry:
     valid_from = _valid_from(u, flags, version)
     description = u.text() if flags & _DESCRIPTION else ""
     return SourceEntry(
-        stix_id,
-        version,
-        partner,
-        country,
-        tlp,
-        confidence,
-        reliability,
-        created_by,
-        valid_from,
-        labels,
-        phases,
-        description,
+        stix_id=stix_id,
+        version=version,
+        partner=partner,
+        country=country,
+        tlp=tlp,
+        confidence=confidence,
+        reliability=reliability,
+        created_by=created_by,
+        valid_from=valid_from,
+        labels=labels,
+        kill_chain_phases=phases,
+        description=description,
     )
 
 
@@ -157,14 +157,15 @@ def _put_sighting(p: Packer, g: SightingEntry) -> None:
 
 def _get_sighting(u: Unpacker) -> SightingEntry:
     flags = u.uint()
+    # Keyword arguments are evaluated left to right: the fields are read in packed order.
     return SightingEntry(
-        u.stix_id(),
-        u.time(),
-        u.name(),
-        _split(u.name()),
-        u.uint(),
-        u.time() if flags & _FIRST_SEEN else None,
-        u.time() if flags & _LAST_SEEN else None,
+        sighting_id=u.stix_id(),
+        version=u.time(),
+        partner=u.name(),
+        countries=_split(u.name()),
+        count=u.uint(),
+        first_seen=u.time() if flags & _FIRST_SEEN else None,
+        last_seen=u.time() if flags & _LAST_SEEN else None,
     )
 
 

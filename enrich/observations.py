@@ -1,11 +1,13 @@
-"""Observation records on the observations topic: what extract tells merge, by observable."""
+"""Records extract publishes: observations for merge (keyed by observable) and quarantine.
+
+Each observation is one msgspec struct tagged by its `op` field, so the bytes are the JSON
+objects merge always read ({"op": "source", "key": ..., ...}); merge decodes any of them with
+one decoder and applies them with `match` on the class.
+"""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
-
-import orjson
+import msgspec
 
 from enrich.record import SightingEntry, SourceEntry
 
@@ -13,80 +15,67 @@ OBSERVATIONS_TOPIC = "observations"
 QUARANTINE_TOPIC = "quarantine"
 
 
-def source_op(
-    *, key: str, kind: str, value: str, flags: tuple[str, ...], entry: SourceEntry
-) -> bytes:
+class SourceOp(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", tag="source"):
     """A partner reports the observable through one indicator version."""
-    return orjson.dumps(
-        {
-            "op": "source",
-            "key": key,
-            "kind": kind,
-            "value": value,
-            "flags": flags,
-            "entry": entry,
-        }
-    )
+
+    key: str
+    kind: str
+    value: str
+    flags: tuple[str, ...]
+    entry: SourceEntry
 
 
-def retract_op(*, key: str, partner: str, stix_id: str, version: str) -> bytes:
-    """A newer indicator version no longer carries the observable."""
-    return orjson.dumps(
-        {"op": "retract", "key": key, "partner": partner, "stix_id": stix_id, "version": version}
-    )
+class RetractOp(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", tag="retract"):
+    """A newer indicator version (`version`) no longer carries the observable."""
+
+    key: str
+    partner: str
+    stix_id: str
+    version: str
 
 
-def sighting_op(*, key: str, entry: SightingEntry) -> bytes:
+class SightingOp(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", tag="sighting"):
     """A sighting of an indicator carrying the observable."""
-    return orjson.dumps({"op": "sighting", "key": key, "entry": entry})
+
+    key: str
+    entry: SightingEntry
 
 
-def techniques_op(*, key: str, techniques: tuple[str, ...]) -> bytes:
+class TechniquesOp(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", tag="techniques"):
     """ATT&CK techniques linked to an indicator carrying the observable."""
-    return orjson.dumps({"op": "techniques", "key": key, "techniques": techniques})
+
+    key: str
+    techniques: tuple[str, ...]
 
 
-def source_entry(raw: dict[str, Any]) -> SourceEntry:
-    """A SourceEntry from its JSON form."""
-    if raw.keys() != _SOURCE_KEYS:  # not the form source_op writes: defaults, or a TypeError
-        return SourceEntry(
-            **{
-                **raw,
-                "labels": tuple(raw["labels"]),
-                "kill_chain_phases": tuple(raw["kill_chain_phases"]),
-            }
-        )
-    # Positional: matching twelve keywords costs more than building the entry itself.
-    return SourceEntry(
-        raw["stix_id"],
-        raw["version"],
-        raw["partner"],
-        raw["country"],
-        raw["tlp"],
-        raw["confidence"],
-        raw["reliability"],
-        raw["created_by"],
-        raw["valid_from"],
-        tuple(raw["labels"]),
-        tuple(raw["kill_chain_phases"]),
-        raw["description"],
-    )
+Observation = SourceOp | RetractOp | SightingOp | TechniquesOp
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Observation)
 
 
-def sighting_entry(raw: dict[str, Any]) -> SightingEntry:
-    """A SightingEntry from its JSON form."""
-    if raw.keys() != _SIGHTING_KEYS:
-        return SightingEntry(**{**raw, "countries": tuple(raw["countries"])})
-    return SightingEntry(
-        raw["sighting_id"],
-        raw["version"],
-        raw["partner"],
-        tuple(raw["countries"]),
-        raw["count"],
-        raw["first_seen"],
-        raw["last_seen"],
-    )
+def encode_observation(op: Observation) -> bytes:
+    """The observations-topic bytes of one observation."""
+    return _ENCODER.encode(op)
 
 
-_SOURCE_KEYS = frozenset(f.name for f in fields(SourceEntry))
-_SIGHTING_KEYS = frozenset(f.name for f in fields(SightingEntry))
+def decode_observation(data: bytes) -> Observation:
+    """One observation; msgspec.ValidationError or DecodeError names what is wrong."""
+    return _DECODER.decode(data)
+
+
+class Quarantined(msgspec.Struct, frozen=True, kw_only=True):
+    """An envelope held back, with why: `igsc rejected` shows the reason. The envelope is
+    kept whole (not truncated like a rejection's payload), so it can be published again."""
+
+    stage: str
+    reason: str
+    partner: str
+    stix_id: str
+    quarantined_at: str
+    envelope: msgspec.Raw  # the raw-topic bytes, embedded as they arrived
+
+
+def encode_quarantined(record: Quarantined) -> bytes:
+    """The quarantine-topic bytes of a held envelope."""
+    return _ENCODER.encode(record)

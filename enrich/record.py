@@ -7,9 +7,11 @@ from operator import attrgetter
 from typing import Any, Protocol, TypedDict, Unpack
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceEntry:
-    """One partner's report of the observable: one STIX indicator at its latest version."""
+    """One partner's report of the observable: one STIX indicator at its latest version.
+
+    Built by keyword only, so reordering the fields can never swap two values."""
 
     stix_id: str
     version: str  # the indicator's `modified`
@@ -25,9 +27,9 @@ class SourceEntry:
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SightingEntry:
-    """One STIX sighting of an indicator that carries the observable."""
+    """One STIX sighting of an indicator that carries the observable (built by keyword)."""
 
     sighting_id: str
     version: str

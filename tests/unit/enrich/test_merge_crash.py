@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from enrich.merge import MergeStage
-from enrich.observations import source_op
+from enrich.observations import SourceOp, encode_observation
 from enrich.record import SourceEntry
 from enrich.schema import INDICATORS
 from igsc.adapters.sqlite_index import SqliteIndex
@@ -27,7 +27,9 @@ def _op(partner: str, country: str, offset: int) -> Message:
         created_by=None,
         valid_from=None,
     )
-    value = source_op(key=KEY, kind="ipv4-addr", value="203.0.113.50", flags=(), entry=entry)
+    value = encode_observation(
+        SourceOp(key=KEY, kind="ipv4-addr", value="203.0.113.50", flags=(), entry=entry)
+    )
     return Message(topic="obs", partition=0, offset=offset, key=KEY.encode(), value=value)
 
 

@@ -1,13 +1,21 @@
-"""Observation records: what extract writes, merge reads back exactly."""
+"""Observation records: what extract writes, merge reads back exactly, in the same bytes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
-from enrich.observations import sighting_entry, sighting_op, source_entry, source_op
+from enrich.observations import (
+    RetractOp,
+    SightingOp,
+    SourceOp,
+    TechniquesOp,
+    decode_observation,
+    encode_observation,
+)
 from enrich.record import SightingEntry, SourceEntry
 
 ENTRY = SourceEntry(
@@ -33,30 +41,60 @@ SIGHTING = SightingEntry(
     first_seen="2026-11-21T09:00:00Z",
     last_seen=None,
 )
+OPS = [
+    SourceOp(key="url|v", kind="url", value="v", flags=("x",), entry=ENTRY),
+    RetractOp(key="url|v", partner="cert-fr", stix_id=ENTRY.stix_id, version=ENTRY.version),
+    SightingOp(key="url|v", entry=SIGHTING),
+    TechniquesOp(key="url|v", techniques=("T1566",)),
+]
 
 
-def test_entries_survive_the_topic_unchanged() -> None:
-    op = orjson.loads(source_op(key="k", kind="url", value="v", flags=(), entry=ENTRY))
-    assert source_entry(op["entry"]) == ENTRY
-    assert sighting_entry(orjson.loads(sighting_op(key="k", entry=SIGHTING))["entry"]) == SIGHTING
+@pytest.mark.parametrize("op", OPS, ids=lambda op: type(op).__name__)
+def test_every_observation_survives_the_topic_unchanged(op: Any) -> None:
+    assert decode_observation(encode_observation(op)) == op
+
+
+def test_the_wire_format_is_the_json_merge_always_read() -> None:
+    source = orjson.loads(encode_observation(OPS[0]))
+    assert source["op"] == "source" and source["entry"]["labels"] == list(ENTRY.labels)
+    assert encode_observation(OPS[0]) == orjson.dumps(
+        {
+            "op": "source",
+            "key": "url|v",
+            "kind": "url",
+            "value": "v",
+            "flags": ["x"],
+            "entry": ENTRY,
+        }
+    )
+    assert orjson.loads(encode_observation(OPS[1])) == {
+        "op": "retract",
+        "key": "url|v",
+        "partner": "cert-fr",
+        "stix_id": ENTRY.stix_id,
+        "version": ENTRY.version,
+    }
 
 
 def test_an_entry_without_its_optional_fields_takes_the_defaults() -> None:
-    raw: dict[str, Any] = orjson.loads(orjson.dumps(ENTRY))
-    del raw["description"]
-    entry = source_entry(raw)
-    assert entry.description == "" and entry.labels == ENTRY.labels
+    raw: dict[str, Any] = orjson.loads(encode_observation(OPS[0]))
+    del raw["entry"]["description"], raw["entry"]["labels"]
+    op = decode_observation(orjson.dumps(raw))
+    assert isinstance(op, SourceOp)
+    assert op.entry.description == "" and op.entry.labels == ()
 
 
-@pytest.mark.parametrize("change", ["extra", "missing"])
-def test_a_malformed_entry_is_refused(change: str) -> None:
-    raw: dict[str, Any] = orjson.loads(orjson.dumps(ENTRY))
-    sighting: dict[str, Any] = orjson.loads(orjson.dumps(SIGHTING))
-    if change == "extra":
-        raw["surprise"] = sighting["surprise"] = 1
-    else:
-        del raw["partner"], sighting["partner"]
-    with pytest.raises(TypeError):
-        source_entry(raw)
-    with pytest.raises(TypeError):
-        sighting_entry(sighting)
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda raw: raw["entry"].pop("partner"), "partner"),
+        (lambda raw: raw.update(op="merge-everything"), "op"),
+        (lambda raw: raw["entry"].update(confidence="high"), "confidence"),
+        (lambda raw: raw.pop("key"), "key"),
+    ],
+)
+def test_a_malformed_observation_is_refused_naming_the_field(change: Any, named: str) -> None:
+    raw: dict[str, Any] = orjson.loads(encode_observation(OPS[0]))
+    change(raw)
+    with pytest.raises(msgspec.ValidationError, match=named):
+        decode_observation(orjson.dumps(raw))

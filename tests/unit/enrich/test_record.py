@@ -35,7 +35,20 @@ RECORD = IndicatorRecord(
 CHANGES: list[RecordChanges] = [
     {"score": 99.0},
     {"version": 4, "geo_country": None},
-    {"sources": (), "sightings": (SightingEntry("s", "v", "cert-de", ("DE",), 2, None, None),)},
+    {
+        "sources": (),
+        "sightings": (
+            SightingEntry(
+                sighting_id="s",
+                version="v",
+                partner="cert-de",
+                countries=("DE",),
+                count=2,
+                first_seen=None,
+                last_seen=None,
+            ),
+        ),
+    },
     {"registered_domain": "a.example", "public_suffix": "example", "asn": 3215, "as_org": "X"},
     {"key": "k", "kind": "k", "value": "v", "flags": (), "techniques": (), "tactics": ("x",)},
     {"technique_names": ("Phishing",)},

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enrich.extract_codec import decode_sid, encode_sid
+from enrich.extract_codec import IndicatorVersions, PartnerVersion, decode_sid, encode_sid
 from enrich.merge_codec import decode_record, encode_record, row_key
 from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
 from igsc.packing import CorruptRow, NameTable
@@ -81,18 +81,18 @@ def test_merge_rows_round_trip_exactly(**fields: Any) -> None:
 
 def test_a_usual_one_source_record_packs_under_sixty_bytes() -> None:
     source = SourceEntry(
-        "indicator--0b9c4b1e-7f8e-4b6e-9d1a-2f4e5d6c7b8a",
-        "2026-11-20T08:00:00.000Z",
-        "cert-de",
-        "DE",
-        "green",
-        85,
-        0.9,
-        "identity--5a1f1d0e-3f0e-4c59-9d5b-0f3c1a2b3c4d",
-        "2026-11-20T08:00:00Z",
-        ("malicious-activity",),
-        (),
-        "ind-123456",
+        stix_id="indicator--0b9c4b1e-7f8e-4b6e-9d1a-2f4e5d6c7b8a",
+        version="2026-11-20T08:00:00.000Z",
+        partner="cert-de",
+        country="DE",
+        tlp="green",
+        confidence=85,
+        reliability=0.9,
+        created_by="identity--5a1f1d0e-3f0e-4c59-9d5b-0f3c1a2b3c4d",
+        valid_from="2026-11-20T08:00:00Z",
+        labels=("malicious-activity",),
+        kill_chain_phases=(),
+        description="ind-123456",
     )
     key = "file:hashes.'SHA-256'|" + "ab" * 32
     record = IndicatorRecord(key=key, kind="x", value="y", flags=(), sources=(source,), version=3)
@@ -111,25 +111,36 @@ def test_a_row_from_another_format_is_refused() -> None:
         decode_record("ipv4-addr|1.2.3.4", b"\x07\x01", names=_Table())
 
 
+_PARTNER_VERSION = st.builds(
+    PartnerVersion,
+    partner=st.sampled_from(["cert-de", "cert-fr", "cert-nl"]),
+    version=_TIME,
+    keys=st.lists(
+        st.tuples(st.sampled_from(["ipv4-addr", "url"]), st.text(max_size=30)).map("|".join),
+        max_size=4,
+    ).map(tuple),
+)
+
+
 @given(
     creator=st.one_of(st.none(), _UUID.map(lambda u: f"identity--{u}")),
-    partners=st.dictionaries(
-        st.sampled_from(["cert-de", "cert-fr", "cert-nl"]),
-        st.fixed_dictionaries(
-            {
-                "v": _TIME,
-                "k": st.lists(
-                    st.tuples(st.sampled_from(["ipv4-addr", "url"]), st.text(max_size=30)).map(
-                        "|".join
-                    ),
-                    max_size=4,
-                ),
-            }
-        ),
-        max_size=3,
-    ),
+    partners=st.lists(_PARTNER_VERSION, max_size=3, unique_by=lambda p: p.partner).map(tuple),
 )
-def test_extract_rows_round_trip_exactly(creator: str | None, partners: dict[str, Any]) -> None:
-    record = {"by": creator, "p": partners}
+def test_extract_rows_round_trip_exactly(
+    creator: str | None, partners: tuple[PartnerVersion, ...]
+) -> None:
+    record = IndicatorVersions(creator=creator, partners=partners)
     names = _Table()
     assert decode_sid(encode_sid(record, names=names), names=names) == record
+
+
+def test_a_new_version_replaces_only_that_partners_and_keeps_the_first_creator() -> None:
+    de = PartnerVersion(partner="cert-de", version="2024-05-01T10:00:00Z", keys=("url|a",))
+    fr = PartnerVersion(partner="cert-fr", version="2024-05-01T10:00:00Z", keys=("url|b",))
+    record = IndicatorVersions(creator="identity--1", partners=(de, fr))
+    newer = PartnerVersion(partner="cert-de", version="2024-05-01T10:00:00.5Z", keys=("url|c",))
+    updated = record.with_version(newer, creator="identity--2")
+    assert updated.creator == "identity--1"
+    assert updated.partners == (newer, fr)
+    assert updated.observable_keys() == ["url|b", "url|c"]
+    assert record.of("cert-de") == de  # the original is unchanged

@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from enrich.observations import QUARANTINE_TOPIC
 from enrich.pipeline import enrichers_for
 from enrich.schema import INDICATORS
+from igsc.app.dead_letters import dead_letter_of
 from igsc.app.samples import SAMPLE_PARTNERS
 from igsc.app.stages import drain_pipeline
 from igsc.ports import SearchQuery
@@ -126,6 +128,57 @@ def test_a_version_from_the_future_is_quarantined_not_indexed(env: Any) -> None:
     held = consumer.poll(max_records=10, timeout_s=0.2)
     consumer.close()
     assert len(held) == 1 and b"soon.example" in held[0].value
+    record = orjson.loads(held[0].value)
+    assert record["stage"] == "extract" and record["partner"] == DE.id
+    assert record["stix_id"] == indicator("x")["id"]
+    assert f"modified {future} is more than 5 minutes in the future" in record["reason"]
+    assert record["envelope"]["object"]["modified"] == future  # kept whole, to publish again
+    shown = dead_letter_of(topic_name=QUARANTINE_TOPIC, value=held[0].value)
+    assert shown.reason == record["reason"] and shown.stix_id == record["stix_id"]
+
+
+def test_versions_are_ordered_by_instant_whatever_their_precision(env: Any) -> None:
+    settings, ports = env
+    key = "ipv4-addr|198.51.100.77"
+    pattern = "[ipv4-addr:value = '198.51.100.77']"
+    seen: list[tuple[str, int, str]] = []
+    for modified, description in [
+        ("2024-05-01T10:00:00Z", "first"),
+        ("2024-05-01T10:00:00.5Z", "half a second later"),
+        ("2024-05-01T10:00:00.25Z", "older than the last one"),  # as text it sorts last
+        ("2024-05-01T10:00:00.500001Z", "a microsecond later"),
+    ]:
+        obj = indicator(pattern, created="2024-05-01T10:00:00Z", modified=modified)
+        docs = run(settings, ports, DE, {**obj, "description": description})
+        doc = docs[key]
+        seen.append((doc["description"], doc["version"], doc["sources"][0]["version"]))
+    assert seen == [
+        ("first", 1, "2024-05-01T10:00:00Z"),
+        ("half a second later", 2, "2024-05-01T10:00:00.5Z"),
+        ("half a second later", 2, "2024-05-01T10:00:00.5Z"),
+        ("a microsecond later", 3, "2024-05-01T10:00:00.500001Z"),
+    ]
+
+
+def test_a_new_version_in_finer_precision_retracts_what_it_no_longer_names(env: Any) -> None:
+    settings, ports = env
+    created = "2024-05-01T10:00:00Z"
+    run(
+        settings,
+        ports,
+        DE,
+        indicator("[url:value = 'http://a.example/']", created=created, modified=created),
+    )
+    docs = run(
+        settings,
+        ports,
+        DE,
+        indicator(
+            "[url:value = 'http://b.example/']", created=created, modified="2024-05-01T10:00:00.1Z"
+        ),
+    )
+    assert docs["url|http://a.example/"]["active"] == "false"
+    assert docs["url|http://b.example/"]["active"] == "true"
 
 
 @pytest.mark.parametrize(
@@ -163,8 +216,40 @@ def test_invalid_json_and_invalid_stix_are_dead_lettered_and_valid_objects_land(
     reasons = sorted(r["reason"] for r in rejected(settings, ports))
     assert len(reasons) == 3
     assert any("not valid JSON" in r for r in reasons)
-    assert any("'object' member" in r for r in reasons)
-    assert any("'id'" in r for r in reasons)
+    assert any(r.startswith("envelope:") and "partner" in r for r in reasons)
+    assert any("`id`" in r for r in reasons)  # refused at the entrance, naming the field
+
+
+def test_an_object_written_before_the_entrance_is_rejected_by_extract_with_the_reason(
+    env: Any,
+) -> None:
+    settings, ports = env
+    old = indicator("[domain-name:value = 'old.example']", count="many")
+    del old["pattern"]
+    envelope = {
+        "partner": DE.id,
+        "country": DE.country,
+        "collection": "local",
+        "date_added": None,
+        "received_at": "2026-11-20T08:00:00.000000Z",
+        "tlp": "green",
+        "via": "push",
+        "object": old,
+    }
+    ports.stream.publish(topic=topic(settings, "raw"), records=[(b"old", orjson.dumps(envelope))])
+    docs = run(
+        settings,
+        ports,
+        DE,
+        indicator(
+            "[domain-name:value = 'kept.example']",
+            id="indicator--9f0e5e4d-1c2b-4a3b-8c7d-6e5f4a3b2c1d",
+        ),
+    )
+    assert list(docs) == ["domain-name|kept.example"]
+    [found] = rejected(settings, ports)
+    assert found["stage"] == "extract" and found["partner"] == DE.id
+    assert "pattern" in found["reason"]
 
 
 def test_a_sighting_before_its_indicator_counts_once_it_arrives_and_is_then_forgotten(
