@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from enrich.enrichers.score import decayed_score
 from enrich.merged_records import MergedRecords
 from enrich.observables import observable_of
 from enrich.pattern_model import STAR, Step, make_comparison, unescape
@@ -62,7 +64,13 @@ class LookupResult:
 
 
 def lookup_observable(
-    *, index: Index, text: str, clearance: Tlp, records: MergedRecords | None = None
+    *,
+    index: Index,
+    text: str,
+    clearance: Tlp,
+    half_life_days: float,
+    records: MergedRecords | None = None,
+    now: datetime | None = None,
 ) -> LookupResult:
     """The indicator document of an observable as an analyst types it (one read per candidate).
 
@@ -70,6 +78,9 @@ def lookup_observable(
     written from (fresher, and untouched by the indexing load); without, from the index. A
     document is withheld unless every source behind it is marked at or below `clearance`: its
     merged fields (countries, partners, description...) carry every source's facts.
+
+    The document comes with `decayed_score`: its stored score halved every `half_life_days`
+    since its `last_seen`, at `now` (the wall clock unless given); stored scores never decay.
     """
     candidates = candidate_keys(text=text)
     for key in candidates:
@@ -81,8 +92,25 @@ def lookup_observable(
             continue
         if highest_tlp(document) > clearance:
             return LookupResult(text=text, candidates=candidates, key=key, withheld=True)
-        return LookupResult(text=text, candidates=candidates, key=key, document=document)
+        decayed = with_decayed_score(
+            document=document, now=now or datetime.now(UTC), half_life_days=half_life_days
+        )
+        return LookupResult(text=text, candidates=candidates, key=key, document=decayed)
     return LookupResult(text=text, candidates=candidates)
+
+
+def with_decayed_score(
+    *, document: Mapping[str, Any], now: datetime, half_life_days: float
+) -> dict[str, Any]:
+    """The document with `decayed_score`, its score decayed by age since its last_seen."""
+    last_seen = document.get("last_seen")
+    score = decayed_score(
+        score=float(document.get("score") or 0.0),
+        last_seen=last_seen if isinstance(last_seen, str) else None,
+        now=now,
+        half_life_days=half_life_days,
+    )
+    return {**document, "decayed_score": round(score, 3)}
 
 
 def highest_tlp(document: Mapping[str, Any]) -> Tlp:

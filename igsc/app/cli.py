@@ -119,7 +119,11 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         if args.from_state:
             records = MergedRecords(state=ports.state, enrichers=enrichers_for(settings))
         result = lookup_observable(
-            index=ports.index, text=args.text, clearance=TLP_BY_NAME[args.tlp], records=records
+            index=ports.index,
+            text=args.text,
+            clearance=TLP_BY_NAME[args.tlp],
+            records=records,
+            half_life_days=settings.enrich.decay_half_life_days,
         )
     if result.withheld:
         print(f"igsc: {result.key} is marked above TLP:{args.tlp.upper()}", file=sys.stderr)

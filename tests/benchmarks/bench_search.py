@@ -15,6 +15,7 @@ from typing import Any
 from enrich.lookup import candidate_keys, lookup_observable
 from enrich.merged_records import MergedRecords
 from enrich.schema import INDICATORS
+from igsc.enrich_settings import EnrichSettings
 from igsc.errors import RejectedInput
 from igsc.ports import Index, SearchQuery
 from igsc.tlp import Tlp
@@ -26,6 +27,7 @@ KINDS = ("exact", "exact_index", "country_facets", "free_text")
 # rate as when each kind ran once per loop with a pause after every query.
 _LOOP = ("exact", "exact_index", "exact", "country_facets", "exact", "free_text")
 _PAUSES_PER_LOOP = len(KINDS) / sum(kind != "exact" for kind in _LOOP)
+_HALF_LIFE_DAYS = EnrichSettings().decay_half_life_days
 _WORDS = ("login", "secure", "update", "cdn", "mail", "phish", "bad", "example3.com")
 
 
@@ -88,13 +90,19 @@ class Workload:
         """An analyst's lookup as igsc serves it: from the dedup state (MergedRecords)."""
         text = self._typed_or_absent()
         return lookup_observable(
-            index=self._index, text=text, clearance=Tlp.RED, records=self._records
+            index=self._index,
+            text=text,
+            clearance=Tlp.RED,
+            records=self._records,
+            half_life_days=_HALF_LIFE_DAYS,
         )
 
     def _exact_index(self) -> Any:
         """The same lookup answered by an Elasticsearch GET, for comparison."""
         text = self._typed_or_absent()
-        return lookup_observable(index=self._index, text=text, clearance=Tlp.RED)
+        return lookup_observable(
+            index=self._index, text=text, clearance=Tlp.RED, half_life_days=_HALF_LIFE_DAYS
+        )
 
     def _country(self) -> Any:
         """A country's indicators, first page, with the count of each kind among them."""

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from enrich.lookup import lookup_observable
-from enrich.record import IndicatorRecord
+from enrich.record import IndicatorRecord, SourceEntry
 from enrich.schema import INDICATORS, indicator_doc
 from igsc.adapters.es_index import ElasticsearchIndex
 from igsc.ports import IndexDoc
 from igsc.tlp import Tlp
 from tests.conftest import require_service
 
+HALF_LIFE = 30.0  # days
 SHA256 = hashlib.sha256(b"loader").hexdigest()
 KEYS = ("ipv6-addr|2001:db8::1", "url|http://example.com/a", f"file:hashes.SHA-256|{SHA256}")
 
@@ -45,7 +47,7 @@ def index(unique: str) -> Iterator[ElasticsearchIndex]:
 def test_a_typed_spelling_finds_the_document_without_waiting_for_a_refresh(
     index: ElasticsearchIndex, typed: str, key: str
 ) -> None:
-    result = lookup_observable(index=index, text=typed, clearance=Tlp.RED)
+    result = lookup_observable(index=index, text=typed, clearance=Tlp.RED, half_life_days=HALF_LIFE)
     assert result.key == key
     assert result.document is not None and result.document["value"] == key.partition("|")[2]
 
@@ -53,11 +55,47 @@ def test_a_typed_spelling_finds_the_document_without_waiting_for_a_refresh(
 def test_an_absent_observable_and_a_missing_index_are_not_found(
     index: ElasticsearchIndex, unique: str
 ) -> None:
-    assert not lookup_observable(index=index, text="absent.example", clearance=Tlp.RED).found
+    assert not lookup_observable(
+        index=index, text="absent.example", clearance=Tlp.RED, half_life_days=HALF_LIFE
+    ).found
     other = ElasticsearchIndex(
         url=f"http://{require_service('elasticsearch')}", prefix=f"{unique}-none"
     )
     try:
-        assert not lookup_observable(index=other, text="2001:db8::1", clearance=Tlp.RED).found
+        assert not lookup_observable(
+            index=other, text="2001:db8::1", clearance=Tlp.RED, half_life_days=HALF_LIFE
+        ).found
     finally:
         other.close()
+
+
+def test_a_document_read_from_elasticsearch_decays_by_its_last_seen(
+    index: ElasticsearchIndex,
+) -> None:
+    key = "domain-name|stale.example"
+    source = SourceEntry(
+        stix_id="indicator--00000000-0000-4000-8000-000000000003",
+        version="2026-10-28T12:00:00.000Z",
+        partner="cert-de",
+        country="DE",
+        tlp="green",
+        confidence=80,
+        reliability=0.9,
+        created_by=None,
+        valid_from=None,
+    )
+    record = IndicatorRecord(
+        key=key, kind="domain-name", value="stale.example", flags=(), sources=(source,), score=80
+    )
+    index.bulk_upsert(
+        schema=INDICATORS, docs=[IndexDoc(id=key, version=1, body=indicator_doc(record))]
+    )
+    result = lookup_observable(
+        index=index,
+        text="stale.example",
+        clearance=Tlp.GREEN,
+        half_life_days=HALF_LIFE,
+        now=datetime(2026, 11, 27, 12, 0, tzinfo=UTC),  # one half-life later
+    )
+    assert result.document is not None
+    assert (result.document["score"], result.document["decayed_score"]) == (80.0, 40.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from igsc.errors import RejectedInput
 from igsc.ports import Index, IndexDoc
 from igsc.tlp import Tlp
 
+HALF_LIFE = 30.0  # days
 MD5 = hashlib.md5(b"dropper").hexdigest()
 SHA1 = hashlib.sha1(b"dropper").hexdigest()
 SHA256 = hashlib.sha256(b"dropper").hexdigest()
@@ -86,7 +88,7 @@ def index(tmp_path: Path) -> Iterator[Index]:
 def test_every_spelling_finds_the_document_the_pipeline_indexed(
     index: Index, pattern: str, typed: str
 ) -> None:
-    result = lookup_observable(index=index, text=typed, clearance=Tlp.RED)
+    result = lookup_observable(index=index, text=typed, clearance=Tlp.RED, half_life_days=HALF_LIFE)
     assert result.found
     assert result.key == _pipeline_key(pattern)
     assert result.document is not None and result.document["key"] == result.key
@@ -94,14 +96,16 @@ def test_every_spelling_finds_the_document_the_pipeline_indexed(
 
 def test_an_explicit_key_is_canonicalised_like_typed_text(index: Index) -> None:
     for text in ("domain-name|EVIL.example.", f"file:hashes.'SHA-256'|{SHA256.upper()}"):
-        assert lookup_observable(index=index, text=text, clearance=Tlp.RED).found, text
+        assert lookup_observable(
+            index=index, text=text, clearance=Tlp.RED, half_life_days=HALF_LIFE
+        ).found, text
 
 
 @pytest.mark.parametrize(
     "typed", ["203.0.113.9", "absent.example", "http://absent.example/", "a@absent.example"]
 )
 def test_an_observable_nobody_reported_is_not_found(index: Index, typed: str) -> None:
-    result = lookup_observable(index=index, text=typed, clearance=Tlp.RED)
+    result = lookup_observable(index=index, text=typed, clearance=Tlp.RED, half_life_days=HALF_LIFE)
     assert not result.found and result.key is None and result.document is None
     assert len(result.candidates) == 1
 
@@ -109,7 +113,9 @@ def test_an_observable_nobody_reported_is_not_found(index: Index, typed: str) ->
 def test_a_fresh_index_answers_not_found(tmp_path: Path) -> None:
     fresh = SqliteIndex(path=tmp_path / "fresh.db", prefix="empty")
     try:
-        assert not lookup_observable(index=fresh, text="evil.example", clearance=Tlp.RED).found
+        assert not lookup_observable(
+            index=fresh, text="evil.example", clearance=Tlp.RED, half_life_days=HALF_LIFE
+        ).found
     finally:
         fresh.close()
 
@@ -134,7 +140,9 @@ def test_an_ambiguous_digest_finds_the_algorithm_that_was_indexed(index: Index) 
     ripemd = hashlib.sha1(b"other").hexdigest()  # 40 hex digits, indexed as RIPEMD-160
     key = f"file:hashes.RIPEMD-160|{ripemd}"
     index.bulk_upsert(schema=INDICATORS, docs=[_doc(key)])
-    result = lookup_observable(index=index, text=ripemd, clearance=Tlp.RED)
+    result = lookup_observable(
+        index=index, text=ripemd, clearance=Tlp.RED, half_life_days=HALF_LIFE
+    )
     assert result.key == key and result.candidates[0] == f"file:hashes.SHA-1|{ripemd}"
 
 
@@ -155,4 +163,54 @@ def test_unreadable_input_is_refused_naming_the_problem(
     index: Index, typed: str, problem: str
 ) -> None:
     with pytest.raises(RejectedInput, match=problem):
-        lookup_observable(index=index, text=typed, clearance=Tlp.RED)
+        lookup_observable(index=index, text=typed, clearance=Tlp.RED, half_life_days=HALF_LIFE)
+
+
+def _scored_doc(key: str, *, score: float, version: str) -> IndexDoc:
+    kind, _, value = key.partition("|")
+    source = SourceEntry(
+        stix_id="indicator--00000000-0000-4000-8000-000000000002",
+        version=version,
+        partner="cert-de",
+        country="DE",
+        tlp="green",
+        confidence=80,
+        reliability=0.9,
+        created_by=None,
+        valid_from=None,
+    )
+    record = IndicatorRecord(
+        key=key, kind=kind, value=value, flags=(), sources=(source,), score=score
+    )
+    return IndexDoc(id=key, version=1, body=indicator_doc(record))
+
+
+def test_a_lookup_decays_the_score_by_age_and_leaves_the_stored_score(index: Index) -> None:
+    key = "domain-name|stale.example"
+    index.bulk_upsert(
+        schema=INDICATORS,
+        docs=[_scored_doc(key, score=80.0, version="2026-10-28T12:00:00.000Z")],
+    )
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # 30 days after it was last seen
+    month = lookup_observable(
+        index=index, text="stale.example", clearance=Tlp.GREEN, half_life_days=30, now=now
+    )
+    assert month.document is not None
+    assert month.document["score"] == 80.0 and month.document["decayed_score"] == 40.0
+    week = lookup_observable(
+        index=index, text="stale.example", clearance=Tlp.GREEN, half_life_days=7.5, now=now
+    )
+    assert week.document is not None and week.document["decayed_score"] == 5.0
+
+
+def test_a_lookup_at_the_moment_last_seen_does_not_decay(index: Index) -> None:
+    key = "domain-name|fresh.example"
+    index.bulk_upsert(
+        schema=INDICATORS,
+        docs=[_scored_doc(key, score=62.5, version="2026-11-27T12:00:00.000Z")],
+    )
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    result = lookup_observable(
+        index=index, text="fresh.example", clearance=Tlp.RED, half_life_days=30, now=now
+    )
+    assert result.document is not None and result.document["decayed_score"] == 62.5

@@ -31,8 +31,16 @@ def test_every_state_document_equals_the_indexed_one(tmp_path: Path) -> None:
             assert records.document(key=key) == doc, key
         assert records.document(key="domain-name|never-reported.example") is None
         typed = lookup_observable(
-            index=ports.index, text="EVIL-LOGIN.example.", clearance=Tlp.RED, records=records
+            index=ports.index,
+            text="EVIL-LOGIN.example.",
+            clearance=Tlp.RED,
+            records=records,
+            half_life_days=settings.enrich.decay_half_life_days,
         )
-        assert typed.document == indexed["domain-name|evil-login.example"]
+        assert typed.document is not None
+        assert {**typed.document, "decayed_score": None} == {
+            **indexed["domain-name|evil-login.example"],
+            "decayed_score": None,
+        }
     finally:
         ports.close()
