@@ -21,6 +21,7 @@ import msgspec
 
 from enrich.extract_codec import IndicatorVersions, PartnerVersion
 from enrich.extract_state import ExtractBatch, ExtractStateStore, StateNeeds
+from enrich.granular import indicator_view
 from enrich.observables import observables_from
 from enrich.observations import (
     Observation,
@@ -49,6 +50,7 @@ from igsc.stix_schema import (
     decode_object,
 )
 from igsc.stix_time import StixTimeError, format_us, instant_ns, is_later
+from igsc.tlp import TLP_BY_NAME, Tlp
 from igsc.worker import StageOutput
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -197,22 +199,25 @@ class ExtractStage:
                 run.emit(SightingOp(key=key, entry=sighting))
 
     def _source_entry(self, *, env: RawEnvelope, ind: Indicator) -> SourceEntry:
-        phases = ind.kill_chain_phases
+        # Granular markings raise the entry's TLP or leave fields out (enrich/granular.py).
+        level = TLP_BY_NAME.get(env.tlp, Tlp.RED)
+        view = indicator_view(indicator=ind, level=level)
+        phases = view.kill_chain_phases
         return SourceEntry(
             stix_id=ind.id,
             version=ind.modified,
             partner=env.partner,
             country=env.country,
-            tlp=env.tlp,
-            confidence=ind.confidence,
+            tlp=env.tlp if view.level is level else view.level.label,
+            confidence=view.confidence,
             reliability=self._reliability_of.get(env.partner, 0.5),
             created_by=ind.created_by_ref,
             valid_from=ind.valid_from,
-            labels=tuple(sorted(ind.labels)) if ind.labels else (),
+            labels=tuple(sorted(view.labels)) if view.labels else (),
             kill_chain_phases=tuple(f"{p.kill_chain_name}:{p.phase_name}" for p in phases)
             if phases
             else (),
-            description=f"{ind.name or ''} {ind.description or ''}".strip(),
+            description=f"{view.name or ''} {view.description or ''}".strip(),
         )
 
     def _sighting(self, env: RawEnvelope, sig: Sighting, run: _Run) -> None:
