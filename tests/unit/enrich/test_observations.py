@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from enrich.observations import (
+    Observation,
     RetractOp,
     SightingOp,
     SourceOp,
@@ -41,8 +42,9 @@ SIGHTING = SightingEntry(
     first_seen="2026-11-21T09:00:00Z",
     last_seen=None,
 )
-OPS = [
-    SourceOp(key="url|v", kind="url", value="v", flags=("x",), entry=ENTRY),
+SOURCE = SourceOp(key="url|v", kind="url", value="v", flags=("x",), entry=ENTRY)
+OPS: list[Observation] = [
+    SOURCE,
     RetractOp(key="url|v", partner="cert-fr", stix_id=ENTRY.stix_id, version=ENTRY.version),
     SightingOp(key="url|v", entry=SIGHTING),
     TechniquesOp(key="url|v", techniques=("T1566",)),
@@ -55,9 +57,9 @@ def test_every_observation_survives_the_topic_unchanged(op: Any) -> None:
 
 
 def test_the_wire_format_is_the_json_merge_always_read() -> None:
-    source = orjson.loads(encode_observation(OPS[0]))
+    source = orjson.loads(encode_observation(SOURCE))
     assert source["op"] == "source" and source["entry"]["labels"] == list(ENTRY.labels)
-    assert encode_observation(OPS[0]) == orjson.dumps(
+    assert encode_observation(SOURCE) == orjson.dumps(
         {
             "op": "source",
             "key": "url|v",
@@ -77,7 +79,7 @@ def test_the_wire_format_is_the_json_merge_always_read() -> None:
 
 
 def test_an_entry_without_its_optional_fields_takes_the_defaults() -> None:
-    raw: dict[str, Any] = orjson.loads(encode_observation(OPS[0]))
+    raw: dict[str, Any] = orjson.loads(encode_observation(SOURCE))
     del raw["entry"]["description"], raw["entry"]["labels"]
     op = decode_observation(orjson.dumps(raw))
     assert isinstance(op, SourceOp)
@@ -94,7 +96,7 @@ def test_an_entry_without_its_optional_fields_takes_the_defaults() -> None:
     ],
 )
 def test_a_malformed_observation_is_refused_naming_the_field(change: Any, named: str) -> None:
-    raw: dict[str, Any] = orjson.loads(encode_observation(OPS[0]))
+    raw: dict[str, Any] = orjson.loads(encode_observation(SOURCE))
     change(raw)
     with pytest.raises(msgspec.ValidationError, match=named):
         decode_observation(orjson.dumps(raw))

@@ -275,3 +275,27 @@ def test_a_sighting_before_its_indicator_counts_once_it_arrives_and_is_then_forg
     assert doc["sighting_count"] == 4
     assert doc["countries"] == ["DE", "FR"]
     assert ports.state.get_many(keys=[pending_key]) == {}
+
+
+def test_sightings_waiting_in_separate_batches_all_count_once_the_indicator_arrives(
+    env: Any,
+) -> None:
+    settings, ports = env
+    target = indicator("[ipv4-addr:value = '203.0.113.10']")
+
+    def sighting(uuid_tail: str, count: int) -> dict[str, Any]:
+        return {
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": f"sighting--7c1e0d2a-5b3f-4e6a-8d9c-{uuid_tail}",
+            "created": "2026-11-20T09:00:00Z",
+            "modified": "2026-11-20T09:00:00Z",
+            "sighting_of_ref": target["id"],
+            "count": count,
+        }
+
+    run(settings, ports, FR, sighting("0a1b2c3d4e51", 4))
+    run(settings, ports, FR, sighting("0a1b2c3d4e52", 3))  # a later batch: added, not replacing
+    run(settings, ports, FR, sighting("0a1b2c3d4e52", 3))  # redelivered: held once
+    docs = run(settings, ports, DE, target)
+    assert docs["ipv4-addr|203.0.113.10"]["sighting_count"] == 7
