@@ -14,10 +14,9 @@ import orjson
 from igsc.errors import RejectedInput, TransientFailure
 from igsc.partners import Partner
 from igsc.ports import IndexDoc, Stream
-from igsc.records import Envelope
-from igsc.stix import SCO_TYPES, check_object
 from igsc.stix_time import format_us, version_key
-from igsc.tlp import Tlp, object_tlp
+from igsc.tlp import Tlp
+from ingest.convert import Admitted, ObjectConverter, admit
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
 from ingest.server.errors import TaxiiError
@@ -46,6 +45,7 @@ class Submission:
 @dataclass(frozen=True, slots=True)
 class _Valid:
     obj: dict[str, Any]
+    admitted: Admitted
     version: str | None  # None: immutable object, its version is its date_added
     slot: str  # version_key of version, "-" for an immutable object
     level: Tlp
@@ -77,35 +77,8 @@ def parse_envelope(body: bytes) -> list[Any]:
     return objects
 
 
-def _check_markings(obj: dict[str, Any]) -> None:
-    refs = obj.get("object_marking_refs")
-    if refs is not None and not (isinstance(refs, list) and all(isinstance(r, str) for r in refs)):
-        raise RejectedInput("object_marking_refs must be a list of marking-definition ids")
-    markings = obj.get("granular_markings")
-    if markings is None:
-        return
-    if not isinstance(markings, list):
-        raise RejectedInput("granular_markings must be a list")
-    for marking in markings:
-        selectors = marking.get("selectors") if isinstance(marking, dict) else None
-        if not (
-            isinstance(selectors, list) and selectors and all(isinstance(s, str) for s in selectors)
-        ):
-            raise RejectedInput("each granular marking needs a non-empty list of selectors")
-        if not isinstance(marking.get("marking_ref"), str) and not isinstance(
-            marking.get("lang"), str
-        ):
-            raise RejectedInput("each granular marking needs a marking_ref or a lang")
-
-
-def _version_of(obj: dict[str, Any]) -> str | None:
-    if obj["type"] in SCO_TYPES:
-        return None
-    value = obj.get("modified") or obj.get("created")
-    return value if isinstance(value, str) else None
-
-
 _Record = tuple[bytes, bytes]
+_DUPLICATE = "the same id and version appear earlier in this envelope"
 _UNFORWARDED = "stored but not yet forwarded; send the envelope again to complete"
 _UNREADABLE = "stored; readable after the store's next refresh"
 
@@ -124,19 +97,16 @@ def _records(
     submission: Submission, landed: Sequence[_Valid], stored: dict[str, tuple[str, str]]
 ) -> dict[str, _Record]:
     """Raw-topic records by doc id: each object as a push envelope, keyed by its STIX id."""
-    partner, collection = submission.partner, submission.target.collection.id
+    converter = ObjectConverter(
+        partner=submission.partner, collection=submission.target.collection.id, via="push"
+    )
     return {
         v.doc_id: (
             str(v.obj["id"]).encode(),
-            Envelope(
-                partner=partner.id,
-                country=partner.country,
-                collection=collection,
+            converter.envelope(
+                admitted=v.admitted,
                 date_added=stored[v.doc_id][1],
                 received_at=submission.received_at,
-                tlp=v.level.label,
-                via="push",
-                object=v.obj,
             ).to_bytes(),
         )
         for v in landed
@@ -191,16 +161,21 @@ class AddObjects:
         target, publisher = submission.target, submission.partner
         valid: list[_Valid] = []
         failures: list[dict[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        level = default_tlp(publisher)
         for obj in objects:
             try:
-                check_object(obj)
-                _check_markings(obj)
-                version = _version_of(obj)
-                slot = version_key(version) if version else "-"
-            except (RejectedInput, ValueError) as exc:
+                admitted = admit(obj, default_tlp=level)
+            except RejectedInput as exc:
                 get = obj.get if isinstance(obj, dict) else (lambda _: None)
                 failures.append(_detail(get("id"), get("modified") or get("created"), str(exc)))
                 continue
+            version = admitted.version
+            slot = version_key(version) if version else "-"
+            if version is not None and (obj["id"], slot) in seen:
+                failures.append(_detail(obj["id"], version, _DUPLICATE))
+                continue
+            seen.add((obj["id"], slot))
             ident = doc_id(
                 api_root=target.root.id,
                 collection=target.collection.id,
@@ -208,8 +183,16 @@ class AddObjects:
                 slot=slot,
                 publisher=publisher.id,
             )
-            level = object_tlp(obj, default=default_tlp(publisher))
-            valid.append(_Valid(obj=obj, version=version, slot=slot, level=level, doc_id=ident))
+            valid.append(
+                _Valid(
+                    obj=obj,
+                    admitted=admitted,
+                    version=version,
+                    slot=slot,
+                    level=admitted.level,
+                    doc_id=ident,
+                )
+            )
         return valid, failures
 
     def _land(
