@@ -57,7 +57,8 @@ def test_invalid_objects_are_rejected_with_reason_and_valid_ones_kept() -> None:
     assert [r["stage"] for r in rejections] == ["poll"] * 4
     assert {r["partner"] for r in rejections} == {"cert-y"}
     reasons = " | ".join(r["reason"] for r in rejections)
-    for fragment in ("id: Expected a STIX identifier", "JSON object", "object_marking_refs", "encoded"):
+    fragments = ("id: Expected a STIX identifier", "JSON object", "object_marking_refs", "encoded")
+    for fragment in fragments:
         assert fragment in reasons
     assert rejections[2]["stix_id"] == bad_markings["id"]
 
