@@ -58,6 +58,8 @@ class StreamTuning(BaseModel):
     # state round trip and a producer flush.
     fetch_min_bytes: int = Field(default=256 * 1024, ge=1, le=64 * 1024 * 1024)
     fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000)
+    # A worker retrying the same batch this long (a service down) says so in its log.
+    stall_warning_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class IndexTuning(BaseModel):

@@ -105,6 +105,7 @@ def build_worker(
         rejected_topic=topic(settings, REJECTED_TOPIC),
         batch_size=settings.stream.batch_size,
         poll_timeout_s=settings.stream.poll_timeout_s,
+        stall_warning_s=settings.stream.stall_warning_s,
     )
 
 
