@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv lint test test-fast demo bench services-up services-down clean
+.PHONY: venv lint test test-fast fuzz demo bench services-up services-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,20 @@ lint: venv
 # Unit and contract tests on the embedded adapters only: no services needed.
 test-fast: venv
 	$(BIN)/pytest tests/unit tests/contract -k "not kafka and not elasticsearch and not redis" $(PYTEST_ARGS)
+
+# The entrance property tests, many examples: rounds of FUZZ_EXAMPLES examples each, a fresh
+# seed per round (printed), until FUZZ_SECONDS have passed; fails if any round failed.
+FUZZ_SECONDS ?= 300
+FUZZ_EXAMPLES ?= 100
+fuzz: venv
+	@end=$$(( $$(date +%s) + $(FUZZ_SECONDS) )); round=0; status=0; \
+	while [ $$(date +%s) -lt $$end ]; do \
+		round=$$((round + 1)); seed=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' '); \
+		echo "fuzz round $$round, seed $$seed"; \
+		HYPOTHESIS_PROFILE=entrance-fuzz IGSC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+			$(BIN)/pytest tests/unit/ingest/test_entrance_properties.py -q \
+			--hypothesis-seed=$$seed $(PYTEST_ARGS) || status=1; \
+	done; exit $$status
 
 test: lint
 	./deploy/local/services up --fresh
