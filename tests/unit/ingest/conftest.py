@@ -16,7 +16,7 @@ _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_
 
 settings.register_profile(
     "entrance",
-    max_examples=int(os.environ.get("IGSC_ENTRANCE_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("IGSC_ENTRANCE_EXAMPLES", "16")),
     deadline=None,
     suppress_health_check=_SLOW_OK,
     derandomize=False,
