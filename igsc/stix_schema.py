@@ -21,7 +21,7 @@ from igsc.stix_time import StixTimeError, instant_ns
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _TYPE_NAME = r"[a-z][a-z0-9-]{1,249}"
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$"
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,32})?Z$"
 
 Identifier = Annotated[str, msgspec.Meta(pattern=rf"^{_TYPE_NAME}--{_UUID}$")]
 MarkingRef = Annotated[str, msgspec.Meta(pattern=rf"^marking-definition--{_UUID}$")]

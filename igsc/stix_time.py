@@ -13,10 +13,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-_STIX_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$")
+# STIX allows any number of fraction digits; past nanoseconds they are kept in the text but do
+# not order. 32 keeps every integer conversion of a fraction cheap.
+_STIX_TS = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,32}))?Z$")
 # Server headers (X-TAXII-Date-Added-*) are RFC 3339 and may carry an offset instead of Z.
 _RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,32}))?([Zz]|[+-]\d{2}:\d{2})$"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_TEXT = "1970-01-01T00:00:00.000000Z"
@@ -58,10 +60,10 @@ def _whole_seconds(whole: str) -> int:
 
 @lru_cache(maxsize=65_536)
 def instant_ns(text: str) -> int:
-    """Nanoseconds since the epoch of a STIX timestamp; digits past nanoseconds are kept out
-    by the grammar. Raises StixTimeError for anything that is not one."""
+    """Nanoseconds since the epoch of a STIX timestamp (digits past nanoseconds are ignored).
+    Raises StixTimeError for anything that is not one."""
     whole, fraction = _split(text)
-    return _whole_seconds(whole) * _NS + int(fraction.ljust(9, "0"))
+    return _whole_seconds(whole) * _NS + int(fraction[:9].ljust(9, "0"))
 
 
 def is_stix_timestamp(text: object) -> bool:
@@ -84,7 +86,7 @@ def version_key(text: str) -> str:
     """A STIX timestamp at nanosecond width: the same order as instants, as plain strings."""
     whole, fraction = _split(text)
     _whole_seconds(whole)  # reject impossible dates such as month 13
-    return f"{whole}.{fraction.ljust(9, '0')}Z"
+    return f"{whole}.{fraction[:9].ljust(9, '0')}Z"
 
 
 def to_datetime(text: str) -> datetime:
@@ -138,4 +140,4 @@ def rfc3339_ns(value: str) -> int | None:
     except ValueError:
         return None
     delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * _NS + int((fraction or "").ljust(9, "0"))
+    return (delta.days * 86_400 + delta.seconds) * _NS + int((fraction or "")[:9].ljust(9, "0"))

@@ -50,23 +50,30 @@ def admit(obj: Any, *, default_tlp: Tlp) -> Admitted:
 
 
 def _check_bounds(obj: Mapping[str, Any]) -> None:
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
+    for name, value in obj.items():
+        if isinstance(value, dict | list) and _deeper_than(value, limit=MAX_DEPTH - 1):
             raise RejectedInput(
-                f"object: nested deeper than {MAX_DEPTH} levels, more than the stream and the "
+                f"{name}: nested deeper than {MAX_DEPTH} levels, more than the stream and the "
                 "indexes can encode"
             )
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
     try:
         size = len(orjson.dumps(obj))
     except orjson.JSONEncodeError as exc:  # in-process callers: non-string keys, huge ints
         raise RejectedInput("object: cannot be encoded as JSON", detail=str(exc)) from exc
     if size > MAX_OBJECT_BYTES:
         raise RejectedInput(f"object: {size} bytes, more than the {MAX_OBJECT_BYTES} allowed")
+
+
+def _deeper_than(value: dict[str, Any] | list[Any], *, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 @dataclass(frozen=True, slots=True)

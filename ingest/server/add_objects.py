@@ -124,6 +124,7 @@ class AddObjects:
         stream: Stream,
         statuses: StatusStore,
         raw_topic: str,
+        rejected_topic: str,
         strict_bundles: bool,
     ) -> None:
         self._versions = store
@@ -131,6 +132,7 @@ class AddObjects:
         self._stream = stream
         self._statuses = statuses
         self._topic = raw_topic
+        self._rejected_topic = rejected_topic
         self._strict = strict_bundles
         self._workers = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="taxii-add")
         self._releaser = SearchableReleaser(store=store, clock=clock, statuses=statuses)
@@ -138,7 +140,8 @@ class AddObjects:
     def process(self, *, submission: Submission) -> dict[str, Any]:
         """Land the valid objects, publish them, and return the saved status resource."""
         objects = parse_envelope(submission.body)
-        valid, failures = self._validate(submission, objects)
+        valid, failures, rejections = self._validate(submission, objects)
+        self._dead_letter(rejections)
         if self._strict and failures:
             message = f"not added: strict_bundles is on and {len(failures)} object(s) are invalid"
             failures += [_detail(v.obj["id"], v.version, message) for v in valid]
@@ -149,6 +152,16 @@ class AddObjects:
         outcome = self._land(submission, valid, status_id=str(uuid.uuid4()), failures=failures)
         return self._save_status(submission, outcome)
 
+    def _dead_letter(self, rejections: list[_Record]) -> None:
+        """Refused objects go to the rejected topic too, where operators look for them; the
+        status resource already tells the partner, so a stream outage does not fail the POST."""
+        if not rejections:
+            return
+        try:
+            self._stream.publish(topic=self._rejected_topic, records=rejections)
+        except TransientFailure as exc:
+            log.warning("could not dead-letter %d refused objects: %s", len(rejections), exc)
+
     def _save_status(self, submission: Submission, outcome: Outcome) -> dict[str, Any]:
         self._statuses.save(
             partner=submission.partner.id, api_root=submission.target.root.id, outcome=outcome
@@ -157,10 +170,12 @@ class AddObjects:
 
     def _validate(
         self, submission: Submission, objects: Sequence[Any]
-    ) -> tuple[list[_Valid], list[dict[str, str]]]:
+    ) -> tuple[list[_Valid], list[dict[str, str]], list[_Record]]:
         target, publisher = submission.target, submission.partner
         valid: list[_Valid] = []
         failures: list[dict[str, str]] = []
+        rejections: list[_Record] = []
+        converter = ObjectConverter(partner=publisher, collection=target.collection.id, via="push")
         seen: set[tuple[str, str]] = set()
         level = default_tlp(publisher)
         for obj in objects:
@@ -169,6 +184,7 @@ class AddObjects:
             except RejectedInput as exc:
                 get = obj.get if isinstance(obj, dict) else (lambda _: None)
                 failures.append(_detail(get("id"), get("modified") or get("created"), str(exc)))
+                rejections.append(converter.rejection(obj=obj, reason=str(exc)))
                 continue
             version = admitted.version
             slot = version_key(version) if version else "-"
@@ -193,7 +209,7 @@ class AddObjects:
                     doc_id=ident,
                 )
             )
-        return valid, failures
+        return valid, failures, rejections
 
     def _land(
         self,

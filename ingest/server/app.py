@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from igsc.ports import Index, State, Stream
-from igsc.records import RAW_TOPIC
+from igsc.records import RAW_TOPIC, REJECTED_TOPIC
 from igsc.settings import Settings
 from igsc.wiring import open_ports, topic
 from ingest.server.access import Access
@@ -63,6 +63,7 @@ def build_services(*, settings: Settings, stream: Stream, index: Index, state: S
             stream=stream,
             statuses=statuses,
             raw_topic=topic(settings, RAW_TOPIC),
+            rejected_topic=topic(settings, REJECTED_TOPIC),
             strict_bundles=taxii.strict_bundles,
         ),
         delete=DeleteObject(store=store, clock=clock),
