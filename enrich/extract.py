@@ -157,7 +157,7 @@ class ExtractStage:
             case Location(country=str() as country):
                 run.state.set_country(arrival.typed.id, country.upper())
             case Identity() as ident:
-                declared = ident.x_country or ident.country
+                declared = ident.country_code
                 if declared:
                     run.state.set_country(ident.id, declared.upper())
             case AttackPattern() as ap:

@@ -21,11 +21,10 @@ from igsc.stix_time import StixTimeError, instant_ns
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _TYPE_NAME = r"[a-z][a-z0-9-]{1,249}"
+_REF_TYPE = r"[a-z][a-z0-9-]*"  # a reference's type is not checked by the validator either
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,32})?Z$"
 
-Identifier = Annotated[str, msgspec.Meta(pattern=rf"^{_TYPE_NAME}--{_UUID}$")]
-MarkingRef = Annotated[str, msgspec.Meta(pattern=rf"^marking-definition--{_UUID}$")]
-IdentityRef = Annotated[str, msgspec.Meta(pattern=rf"^identity--{_UUID}$")]
+Identifier = Annotated[str, msgspec.Meta(pattern=rf"^{_REF_TYPE}--{_UUID}$")]
 Timestamp = Annotated[str, msgspec.Meta(pattern=_TIMESTAMP)]
 Lang = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")]
 Selector = Annotated[
@@ -95,12 +94,12 @@ class ExternalReference(_Record, frozen=True, kw_only=True):
 
 class GranularMarking(_Record, frozen=True, kw_only=True):
     selectors: Annotated[tuple[Selector, ...], msgspec.Meta(min_length=1)]
-    marking_ref: MarkingRef | None = None
+    marking_ref: Identifier | None = None
     lang: Lang | None = None
 
     def __post_init__(self) -> None:
-        if (self.marking_ref is None) == (self.lang is None):
-            raise ValueError("a granular marking needs exactly one of `marking_ref` or `lang`")
+        if self.marking_ref is None and self.lang is None:
+            raise ValueError("a granular marking needs a `marking_ref` or a `lang`")
 
 
 class StixObject(_Record, frozen=True, kw_only=True):
@@ -112,7 +111,9 @@ class StixObject(_Record, frozen=True, kw_only=True):
     type: Annotated[str, msgspec.Meta(pattern=rf"^{_TYPE_NAME}$")]
     id: Identifier
     spec_version: Literal["2.1"] | None = None
-    object_marking_refs: tuple[MarkingRef, ...] = ()
+    # STIX says marking-definition ids; any other id is a marking nobody knows, so it counts
+    # as RED (igsc.tlp) rather than refusing what the OASIS validator accepts.
+    object_marking_refs: tuple[Identifier, ...] = ()
     granular_markings: tuple[GranularMarking, ...] = ()
     extensions: dict[ExtensionKey, dict[str, Any]] = {}
     lang: Lang | None = None
@@ -132,7 +133,7 @@ class MarkingDefinition(StixObject, frozen=True, kw_only=True):
 
     spec_version: Literal["2.1"]
     created: Timestamp
-    created_by_ref: IdentityRef | None = None
+    created_by_ref: Identifier | None = None
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -152,7 +153,7 @@ class Sdo(StixObject, frozen=True, kw_only=True):
     spec_version: Literal["2.1"]
     created: Timestamp
     modified: Timestamp
-    created_by_ref: IdentityRef | None = None
+    created_by_ref: Identifier | None = None
     revoked: bool = False
     labels: tuple[str, ...] = ()
     confidence: Confidence | None = None
@@ -230,8 +231,14 @@ class Identity(Sdo, frozen=True, kw_only=True):
     name: str
     identity_class: str | None = None
     sectors: tuple[str, ...] = ()
-    x_country: str | None = None  # igsc's convention: the reporting CERT's country
-    country: str | None = None
+    # igsc's convention, not STIX's: a custom property, so any JSON value is valid STIX and
+    # only a string is used (country_code).
+    x_country: Any = None
+
+    @property
+    def country_code(self) -> str | None:
+        """The declared country of the identity, if it is given as text."""
+        return self.x_country if isinstance(self.x_country, str) else None
 
 
 class Location(Sdo, frozen=True, kw_only=True):
@@ -351,8 +358,6 @@ def _pattern(kind: Any) -> str:
 
 _DESCRIPTIONS = {
     _pattern(Identifier): "a STIX identifier (type--UUID)",
-    _pattern(MarkingRef): "a marking-definition identifier",
-    _pattern(IdentityRef): "an identity identifier",
     _pattern(Timestamp): "a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.fraction]Z)",
     _pattern(Lang): "an RFC 5646 language code",
     _pattern(Selector): "a selector such as `description` or `external_references.[0].url`",
