@@ -323,6 +323,9 @@ def _reason(exc: msgspec.ValidationError) -> str:
     if not message:
         return text
     field = where.rstrip("`").removeprefix("$").lstrip(".") or "object"
+    if "Expected `int" in message and message.endswith("got `float`"):
+        # JSON parsers hand integers beyond 64 bits over as floats: say why.
+        message += " (or an integer beyond 64 bits)"
     return f"{field}: {message}"
 
 
