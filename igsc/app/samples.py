@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from igsc.app.corpus import identity, indicator, sighting, stix_id, tlp_marking
 from igsc.partners import Partner
-from igsc.tlp import TLP2_IDS, Tlp
+from igsc.tlp import Tlp
 
-_NS = uuid.UUID("6f1d8a52-58c4-4c8e-9b43-0d6f6f1c2a10")
+SAMPLE_NAMESPACE = uuid.UUID("6f1d8a52-58c4-4c8e-9b43-0d6f6f1c2a10")
 
 SAMPLE_PARTNERS = (
     Partner(
@@ -38,46 +39,6 @@ SAMPLE_PARTNERS = (
 )
 
 
-def sample_id(kind: str, name: str) -> str:
-    """A stable STIX id for a sample object."""
-    return f"{kind}--{uuid.uuid5(_NS, name)}"
-
-
-def _identity(partner: Partner) -> dict[str, Any]:
-    return {
-        "type": "identity",
-        "spec_version": "2.1",
-        "id": sample_id("identity", partner.id),
-        "created": "2026-11-01T00:00:00.000Z",
-        "modified": "2026-11-01T00:00:00.000Z",
-        "name": partner.name,
-        "identity_class": "organization",
-        "x_country": partner.country,
-    }
-
-
-def _indicator(
-    partner: Partner, name: str, pattern: str, *, tlp: Tlp, confidence: int, description: str
-) -> dict[str, Any]:
-    return {
-        "type": "indicator",
-        "spec_version": "2.1",
-        "id": sample_id("indicator", partner.id + name),
-        "created": "2026-11-20T08:00:00.000Z",
-        "modified": "2026-11-20T08:00:00.000Z",
-        "created_by_ref": sample_id("identity", partner.id),
-        "name": name,
-        "description": description,
-        "pattern": pattern,
-        "pattern_type": "stix",
-        "valid_from": "2026-11-20T08:00:00Z",
-        "confidence": confidence,
-        "labels": ["malicious-activity"],
-        "kill_chain_phases": [{"kill_chain_name": "mitre-attack", "phase_name": "initial-access"}],
-        "object_marking_refs": [TLP2_IDS[tlp]],
-    }
-
-
 _HASH = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 _SPELLINGS: dict[str, tuple[str, str, str]] = {
     # name: (DE spelling, FR spelling, NL spelling) of the same observable
@@ -104,18 +65,38 @@ _SPELLINGS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def sample_id(*, kind: str, name: str) -> str:
+    """A stable STIX id for a sample object."""
+    return stix_id(kind=kind, name=name, namespace=SAMPLE_NAMESPACE)
+
+
+def _indicator(
+    *, partner: Partner, name: str, pattern: str, tlp: Tlp, confidence: int, description: str
+) -> dict[str, Any]:
+    return indicator(
+        partner=partner,
+        name=name,
+        pattern=pattern,
+        marking=tlp_marking(tlp=tlp),
+        confidence=confidence,
+        description=description,
+        kill_chain_phase="initial-access",
+        namespace=SAMPLE_NAMESPACE,
+    )
+
+
 def sample_objects() -> dict[str, list[dict[str, Any]]]:
     """STIX objects per sample partner id."""
     tlps = {"cert-de": Tlp.GREEN, "cert-fr": Tlp.AMBER, "cert-nl": Tlp.CLEAR}
     out: dict[str, list[dict[str, Any]]] = {}
     for i, partner in enumerate(SAMPLE_PARTNERS):
-        objects = [_identity(partner)]
+        objects = [identity(partner=partner, namespace=SAMPLE_NAMESPACE)]
         for name, spellings in _SPELLINGS.items():
             objects.append(
                 _indicator(
-                    partner,
-                    name,
-                    spellings[i],
+                    partner=partner,
+                    name=name,
+                    pattern=spellings[i],
                     tlp=tlps[partner.id],
                     confidence=60 + 10 * i,
                     description=f"{name} seen by {partner.name}",
@@ -125,9 +106,9 @@ def sample_objects() -> dict[str, list[dict[str, Any]]]:
     de, nl = out["cert-de"], out["cert-nl"]
     de.append(
         _indicator(
-            SAMPLE_PARTNERS[0],
-            "bank brand",
-            "[domain-name:value = 'paypal.com']",
+            partner=SAMPLE_PARTNERS[0],
+            name="bank brand",
+            pattern="[domain-name:value = 'paypal.com']",
             tlp=Tlp.GREEN,
             confidence=40,
             description="brand watch",
@@ -135,9 +116,9 @@ def sample_objects() -> dict[str, list[dict[str, Any]]]:
     )
     nl.append(
         _indicator(
-            SAMPLE_PARTNERS[2],
-            "homoglyph lure",
-            "[domain-name:value = 'p\u0430ypal.com']",
+            partner=SAMPLE_PARTNERS[2],
+            name="homoglyph lure",
+            pattern="[domain-name:value = 'p\u0430ypal.com']",
             tlp=Tlp.CLEAR,
             confidence=80,
             description="look-alike of a bank brand",
@@ -145,26 +126,24 @@ def sample_objects() -> dict[str, list[dict[str, Any]]]:
     )
     nl.append(
         _indicator(
-            SAMPLE_PARTNERS[2],
-            "compound",
-            "[ipv4-addr:value = '203.0.113.7'] OR [url:value = 'HTTP://Evil-Login.example:80/login']",
+            partner=SAMPLE_PARTNERS[2],
+            name="compound",
+            pattern=(
+                "[ipv4-addr:value = '203.0.113.7']"
+                " OR [url:value = 'HTTP://Evil-Login.example:80/login']"
+            ),
             tlp=Tlp.CLEAR,
             confidence=70,
             description="phishing kit host",
         )
     )
     nl.append(
-        {
-            "type": "sighting",
-            "spec_version": "2.1",
-            "id": sample_id("sighting", "nl-phish"),
-            "created": "2026-11-21T10:00:00.000Z",
-            "modified": "2026-11-21T10:00:00.000Z",
-            "sighting_of_ref": sample_id("indicator", "cert-nlphishing domain"),
-            "where_sighted_refs": [sample_id("identity", "cert-nl")],
-            "count": 12,
-            "first_seen": "2026-11-21T09:00:00Z",
-            "last_seen": "2026-11-21T10:00:00Z",
-        }
+        sighting(
+            name="nl-phish",
+            sighting_of_ref=sample_id(kind="indicator", name="cert-nlphishing domain"),
+            count=12,
+            where_sighted_refs=(sample_id(kind="identity", name="cert-nl"),),
+            namespace=SAMPLE_NAMESPACE,
+        )
     )
     return out

@@ -8,7 +8,6 @@ parser (enrich.patterns + enrich.observables) so the two can never drift apart s
 from __future__ import annotations
 
 import hashlib
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ import orjson
 
 from enrich.observables import observables_from
 from enrich.patterns import parse_pattern
+from igsc.app import corpus as corpus_module
+from igsc.app.corpus import corpus_with_keys
 from igsc.app.samples import SAMPLE_PARTNERS
 from igsc.partners import Partner
-from tests.support import corpus as corpus_module
-from tests.support.corpus import corpus_with_keys, indicator, observables
 
 COLLECTION = "7d2b5a62-3f0e-4c1e-9b8a-5d0c6e4f1a2b"
 OVERLAP = 0.3
@@ -133,19 +132,3 @@ def sample_objects(*, files: CorpusFiles, count: int) -> list[dict[str, Any]]:
             for _, line in zip(range(per), handle, strict=False):
                 out.append(orjson.loads(line))
     return out[:count]
-
-
-def fresh_indicators(
-    *, partner: Partner, count: int, seed: int, tag: str, block: int = 0
-) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
-    """Indicators whose observables appear nowhere in the corpus, with their keys.
-
-    Each `block` (0, 1, ...) is a range of observables of its own, so runs never overlap.
-    """
-    rng = random.Random(seed)
-    made: list[tuple[dict[str, Any], tuple[str, ...]]] = []
-    offset = (5 + block) * 10**8
-    for i, obs in enumerate(observables(count=count, seed=seed + block, offset=offset)):
-        obj = indicator(partner=partner, pattern=obs.spellings[0], name=f"{tag}-{i}", rng=rng)
-        made.append((obj, (obs.key,)))
-    return made

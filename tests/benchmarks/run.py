@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from igsc.app.corpus import fresh_indicators
 from igsc.server_settings import SHARED_FEED_ID
 from ingest.server.auth import hash_token
 from tests.benchmarks import bench_notes
@@ -39,7 +40,6 @@ from tests.benchmarks.bench_corpus import (
     CorpusFiles,
     bench_partners,
     build_corpus,
-    fresh_indicators,
     sample_objects,
 )
 from tests.benchmarks.bench_e2e import E2EPlan, E2EResult, run_e2e

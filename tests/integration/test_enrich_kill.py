@@ -14,13 +14,13 @@ import yaml
 
 from enrich.pipeline import enrichers_for
 from enrich.schema import INDICATORS
+from igsc.app.corpus import corpus
 from igsc.app.samples import SAMPLE_PARTNERS
 from igsc.app.stages import drain_pipeline
 from igsc.ports import Index, SearchQuery
 from igsc.settings import Settings
 from igsc.wiring import open_ports
 from ingest.publish import publish_objects
-from tests.support.corpus import corpus
 from tests.support.modes import pipeline_settings
 
 PER_PARTNER = 1500
