@@ -21,7 +21,7 @@ import msgspec
 
 from enrich.extract_codec import IndicatorVersions, PartnerVersion
 from enrich.extract_state import ExtractBatch, ExtractStateStore, StateNeeds
-from enrich.granular import indicator_view
+from enrich.granular import indicator_view, sighting_level
 from enrich.observables import observables_from
 from enrich.observations import (
     Observation,
@@ -223,6 +223,9 @@ class ExtractStage:
     def _sighting(self, env: RawEnvelope, sig: Sighting, run: _Run) -> None:
         located = run.state.countries
         countries = {located[r] for r in sig.where_sighted_refs if r in located}
+        # Granular markings on what the entry copies raise its TLP (enrich/granular.py).
+        base = TLP_BY_NAME.get(env.tlp, Tlp.RED)
+        level = sighting_level(sighting=sig, level=base)
         entry = SightingEntry(
             sighting_id=sig.id,
             version=sig.modified,
@@ -231,6 +234,7 @@ class ExtractStage:
             count=sig.count or 1,
             first_seen=sig.first_seen,
             last_seen=sig.last_seen or sig.first_seen,
+            tlp=env.tlp if level is base else level.label,
         )
         known = run.state.versions.get(sig.sighting_of_ref)
         if known is None:

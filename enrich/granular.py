@@ -10,6 +10,9 @@ it may hold only what that level allows:
   on it, or on a part of it (`labels.[1]`), is stricter than the entry's TLP. The whole object
   stays in the TAXII store, where each reader gets the redacted view it is cleared for.
 
+A sighting entry copies only facts of the sighting (what it sighted, where, how often, when),
+so a marking on any of them raises the sighting's TLP (`sighting_level`).
+
 A `lang` marking is no TLP marking and is ignored; an unrecognised marking_ref counts as RED.
 """
 
@@ -17,12 +20,32 @@ from __future__ import annotations
 
 import msgspec
 
-from igsc.stix_schema import ExternalReference, GranularMarking, Indicator, KillChainPhase
+from igsc.stix_schema import (
+    ExternalReference,
+    GranularMarking,
+    Indicator,
+    KillChainPhase,
+    Sighting,
+)
 from igsc.tlp import IDENTITY_FIELDS, Tlp, granular_tlp
 
 # A marking on any of these marks the observable (or the entry's id and version) itself.
 OBSERVABLE_FIELDS = (
     frozenset({"pattern", "pattern_type", "pattern_version", "valid_from", "valid_until"})
+    | IDENTITY_FIELDS
+)
+# Everything a sighting entry is built from: a marking on any of them marks the entry.
+SIGHTING_FIELDS = (
+    frozenset(
+        {
+            "sighting_of_ref",
+            "where_sighted_refs",
+            "count",
+            "first_seen",
+            "last_seen",
+            "observed_data_refs",
+        }
+    )
     | IDENTITY_FIELDS
 )
 
@@ -70,6 +93,18 @@ def indicator_view(*, indicator: Indicator, level: Tlp) -> IndicatorView:
             () if "external_references" in withheld else indicator.external_references
         ),
     )
+
+
+def sighting_level(*, sighting: Sighting, level: Tlp) -> Tlp:
+    """The TLP of a sighting entry: `level` (its object TLP) raised to the strictest granular
+    marking on a field the entry is built from."""
+    markings = sighting.granular_markings
+    if not markings:  # nearly every sighting
+        return level
+    marked = field_levels(markings=markings)
+    for field_name in SIGHTING_FIELDS.intersection(marked):
+        level = max(level, marked[field_name])
+    return level
 
 
 def field_levels(*, markings: tuple[GranularMarking, ...]) -> dict[str, Tlp]:

@@ -76,8 +76,9 @@ def lookup_observable(
 
     With `records`, documents come from the dedup state, the record of truth the index is
     written from (fresher, and untouched by the indexing load); without, from the index. A
-    document is withheld unless every source behind it is marked at or below `clearance`: its
-    merged fields (countries, partners, description...) carry every source's facts.
+    document is withheld unless every source and every sighting behind it is marked at or
+    below `clearance` (all their levels are in `source_tlps`): its merged fields (countries,
+    partners, sighting count, score, description...) carry the facts of each of them.
 
     The document comes with `decayed_score`: its stored score halved every `half_life_days`
     since its `last_seen`, at `now` (the wall clock unless given); stored scores never decay.
@@ -114,7 +115,8 @@ def with_decayed_score(
 
 
 def highest_tlp(document: Mapping[str, Any]) -> Tlp:
-    """The most restrictive marking among a document's sources; RED if unknown or none."""
+    """The most restrictive marking among a document's sources and sightings (its
+    `source_tlps`); RED if unknown or none."""
     levels = [TLP_BY_NAME.get(str(t), Tlp.RED) for t in document.get("source_tlps") or ()]
     return max(levels, default=Tlp.RED)
 

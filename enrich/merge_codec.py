@@ -22,8 +22,9 @@ _JSON = "\x1e"  # marks a list written as JSON because an item holds _SEP
 # Source flags: which optional fields follow.
 _CONFIDENCE, _VALID_FROM, _DESCRIPTION = 1, 2, 4
 _VALID_FROM_IS_VERSION, _VALID_FROM_IS_VERSION_SECONDS = 8, 16  # how feeds usually write it
-# Sighting flags.
-_FIRST_SEEN, _LAST_SEEN = 1, 2
+# Sighting flags. A row written before sightings carried their TLP has no _TLP bit: RED.
+_FIRST_SEEN, _LAST_SEEN, _TLP = 1, 2, 4
+_UNMARKED_SIGHTING = "red"
 
 
 def row_key(key: str) -> bytes:
@@ -143,6 +144,7 @@ def _put_sighting(p: Packer, g: SightingEntry) -> None:
     p.uint(
         (_FIRST_SEEN if g.first_seen is not None else 0)
         | (_LAST_SEEN if g.last_seen is not None else 0)
+        | _TLP
     )
     p.stix_id(g.sighting_id)
     p.time(g.version)
@@ -153,6 +155,7 @@ def _put_sighting(p: Packer, g: SightingEntry) -> None:
         p.time(g.first_seen)
     if g.last_seen is not None:
         p.time(g.last_seen)
+    p.name(g.tlp)
 
 
 def _get_sighting(u: Unpacker) -> SightingEntry:
@@ -166,6 +169,7 @@ def _get_sighting(u: Unpacker) -> SightingEntry:
         count=u.uint(),
         first_seen=u.time() if flags & _FIRST_SEEN else None,
         last_seen=u.time() if flags & _LAST_SEEN else None,
+        tlp=u.name() if flags & _TLP else _UNMARKED_SIGHTING,
     )
 
 

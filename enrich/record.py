@@ -29,7 +29,11 @@ class SourceEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SightingEntry:
-    """One STIX sighting of an indicator that carries the observable (built by keyword)."""
+    """One STIX sighting of an indicator that carries the observable (built by keyword).
+
+    `tlp` is the sighting's level label, like SourceEntry.tlp: its object TLP raised to the
+    strictest granular marking on a field the entry copies. A sighting stored or sent before
+    entries carried it decodes as RED: nothing said it may be shared."""
 
     sighting_id: str
     version: str
@@ -38,6 +42,7 @@ class SightingEntry:
     count: int
     first_seen: str | None
     last_seen: str | None
+    tlp: str = "red"
 
 
 @dataclass(frozen=True, slots=True)

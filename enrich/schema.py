@@ -114,7 +114,7 @@ def general_doc(record: IndicatorRecord) -> dict[str, Any]:
         "country_count": len(facts.countries),
         "partner_count": len(facts.partners),
         "stix_ids": sorted(facts.stix_ids),
-        "source_tlps": sorted(facts.tlps),
+        "source_tlps": sorted(facts.tlps),  # every source's and sighting's: lookup withholds
         "tlp_min": _LABELS[facts.level],
         "labels": sorted(facts.labels),
         "sighting_count": facts.sighting_count,
@@ -180,6 +180,7 @@ class _Summary:
             self.sighting_count += g.count
             self.sighting_countries.update(g.countries)
             self.partners.add(g.partner)
+            self.tlps.add(g.tlp)  # its facts are in the document: its level withholds it too
             self.seen += [t for t in (g.first_seen, g.last_seen) if t]
         self.countries |= self.sighting_countries
 
@@ -215,6 +216,7 @@ def _sighting_doc(g: SightingEntry) -> dict[str, Any]:
         "count": g.count,
         "first_seen": g.first_seen,
         "last_seen": g.last_seen,
+        "tlp": g.tlp,
     }
 
 

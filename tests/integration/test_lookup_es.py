@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from enrich.lookup import lookup_observable
-from enrich.record import IndicatorRecord, SourceEntry
+from enrich.lookup import LookupResult, lookup_observable
+from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
 from enrich.schema import INDICATORS, indicator_doc
 from igsc.adapters.es_index import ElasticsearchIndex
 from igsc.ports import IndexDoc
@@ -99,3 +99,62 @@ def test_a_document_read_from_elasticsearch_decays_by_its_last_seen(
     )
     assert result.document is not None
     assert (result.document["score"], result.document["decayed_score"]) == (80.0, 40.0)
+
+
+def _sighted(domain: str, *, tlp: str) -> IndexDoc:
+    """A GREEN indicator from cert-de, sighted in France by cert-fr at `tlp`."""
+    key = f"domain-name|{domain}"
+    source = SourceEntry(
+        stix_id="indicator--00000000-0000-4000-8000-000000000004",
+        version="2026-11-01T00:00:00.000Z",
+        partner="cert-de",
+        country="DE",
+        tlp="green",
+        confidence=80,
+        reliability=0.9,
+        created_by=None,
+        valid_from=None,
+    )
+    sighting = SightingEntry(
+        sighting_id="sighting--00000000-0000-4000-8000-000000000004",
+        version="2026-11-02T00:00:00.000Z",
+        partner="cert-fr",
+        countries=("FR",),
+        count=5,
+        first_seen="2026-11-02T00:00:00Z",
+        last_seen=None,
+        tlp=tlp,
+    )
+    record = IndicatorRecord(
+        key=key,
+        kind="domain-name",
+        value=domain,
+        flags=(),
+        sources=(source,),
+        sightings=(sighting,),
+    )
+    return IndexDoc(id=key, version=1, body=indicator_doc(record))
+
+
+def test_a_red_sighting_read_from_elasticsearch_withholds_the_document_below_red(
+    index: ElasticsearchIndex,
+) -> None:
+    docs = [
+        _sighted("red-sighted.example", tlp="red"),
+        _sighted("green-sighted.example", tlp="green"),
+    ]
+    index.bulk_upsert(schema=INDICATORS, docs=docs)
+
+    def look(text: str, clearance: Tlp) -> LookupResult:
+        return lookup_observable(
+            index=index, text=text, clearance=clearance, half_life_days=HALF_LIFE
+        )
+
+    green = look("red-sighted.example", Tlp.GREEN)
+    assert green.withheld and green.document is None
+    assert "FR" not in repr(green) and "cert-fr" not in repr(green)
+    red = look("red-sighted.example", Tlp.RED)
+    assert red.document is not None
+    assert red.document["countries"] == ["DE", "FR"] and red.document["sighting_count"] == 5
+    shared = look("green-sighted.example", Tlp.GREEN)
+    assert shared.document is not None and shared.document["partners"] == ["cert-de", "cert-fr"]

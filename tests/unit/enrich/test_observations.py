@@ -41,6 +41,7 @@ SIGHTING = SightingEntry(
     count=3,
     first_seen="2026-11-21T09:00:00Z",
     last_seen=None,
+    tlp="amber",
 )
 SOURCE = SourceOp(key="url|v", kind="url", value="v", flags=("x",), entry=ENTRY)
 OPS: list[Observation] = [
@@ -84,6 +85,19 @@ def test_an_entry_without_its_optional_fields_takes_the_defaults() -> None:
     op = decode_observation(orjson.dumps(raw))
     assert isinstance(op, SourceOp)
     assert op.entry.description == "" and op.entry.labels == ()
+
+
+def test_a_sighting_travels_with_its_tlp() -> None:
+    raw = orjson.loads(encode_observation(SightingOp(key="url|v", entry=SIGHTING)))
+    assert raw["entry"]["tlp"] == "amber"
+
+
+def test_a_sighting_sent_before_sightings_had_a_tlp_decodes_as_red() -> None:
+    raw: dict[str, Any] = orjson.loads(encode_observation(SightingOp(key="url|v", entry=SIGHTING)))
+    del raw["entry"]["tlp"]
+    op = decode_observation(orjson.dumps(raw))
+    assert isinstance(op, SightingOp) and op.entry.tlp == "red"
+    assert op.entry.countries == SIGHTING.countries
 
 
 @pytest.mark.parametrize(

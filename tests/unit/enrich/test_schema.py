@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -52,6 +53,7 @@ RECORD = IndicatorRecord(
             count=4,
             first_seen="2026-11-21T09:00:00.123456Z",
             last_seen="2026-11-26T10:00:00Z",
+            tlp="green",
         ),
     ),
     score=71.23456,
@@ -76,6 +78,14 @@ def test_least_restrictive_tlp_highest_confidence_and_merged_text() -> None:
     assert doc["labels"] == ["c2", "phishing"]
     assert doc["description"] == "beacon | login page"
     assert (doc["score"], doc["version"], doc["active"]) == (71.235, 7, "true")
+
+
+def test_a_sightings_tlp_joins_the_levels_that_withhold_the_document() -> None:
+    red = replace(RECORD.sightings[0], tlp="red")
+    doc = indicator_doc(replace(RECORD, sightings=(red,)))
+    assert doc["source_tlps"] == ["amber", "green", "mystery", "red"]
+    assert doc["sightings"][0]["tlp"] == "red"
+    assert doc["tlp_min"] == "green"  # the least restrictive source, as before
 
 
 def test_first_and_last_seen_span_sources_and_sightings_in_milliseconds() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from enrich.extract_codec import IndicatorVersions, PartnerVersion, decode_sid, encode_sid
 from enrich.merge_codec import decode_record, encode_record, row_key
 from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
-from igsc.packing import CorruptRow, NameTable
+from igsc.packing import CorruptRow, NameTable, Packer
 
 
 class _Table(NameTable):
@@ -59,6 +59,7 @@ _SIGHTING = st.builds(
     count=st.integers(0, 10**9),
     first_seen=st.one_of(st.none(), _TIME),
     last_seen=st.one_of(st.none(), _TIME),
+    tlp=st.sampled_from(["clear", "green", "amber", "amber+strict", "red", "white"]),
 )
 
 
@@ -98,6 +99,47 @@ def test_a_usual_one_source_record_packs_under_sixty_bytes() -> None:
     record = IndicatorRecord(key=key, kind="x", value="y", flags=(), sources=(source,), version=3)
     packed = encode_record(record, names=_Table())
     assert len(packed) + len(row_key(key)) < 60
+
+
+def test_a_sighting_keeps_its_tlp_in_the_row() -> None:
+    sighting = SightingEntry(
+        sighting_id="sighting--7c1e0d2a-5b3f-4e6a-8d9c-0a1b2c3d4e5f",
+        version="2026-11-21T10:00:00.000Z",
+        partner="cert-fr",
+        countries=("FR",),
+        count=3,
+        first_seen="2026-11-21T09:00:00Z",
+        last_seen=None,
+        tlp="green",
+    )
+    record = IndicatorRecord(
+        key="k|v", kind="k", value="v", flags=(), sources=(), sightings=(sighting,)
+    )
+    names = _Table()
+    decoded = decode_record("k|v", encode_record(record, names=names), names=names)
+    assert decoded.sightings == (sighting,) and decoded.sightings[0].tlp == "green"
+
+
+def test_a_sighting_in_a_row_written_before_sightings_had_a_tlp_reads_as_red() -> None:
+    names = _Table()
+    p = Packer(names=names)  # the layout encode_record wrote until then
+    p.uint(1)  # format
+    p.uint(4)  # version
+    p.name("")  # flags
+    p.name("")  # techniques
+    p.uint(0)  # sources
+    p.uint(1)  # sightings
+    p.uint(0)  # no first_seen, no last_seen, and no TLP bit
+    p.stix_id("sighting--7c1e0d2a-5b3f-4e6a-8d9c-0a1b2c3d4e5f")
+    p.time("2026-11-21T10:00:00.000Z")
+    p.name("cert-fr")
+    p.name("FR")
+    p.uint(3)
+    decoded = decode_record("k|v", p.done(), names=names)
+    assert decoded.version == 4
+    [sighting] = decoded.sightings
+    assert (sighting.partner, sighting.countries, sighting.count) == ("cert-fr", ("FR",), 3)
+    assert sighting.tlp == "red"
 
 
 def test_row_keys_are_twelve_bytes_and_distinct() -> None:
