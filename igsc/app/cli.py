@@ -94,7 +94,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
         result = publish_objects(
             settings=settings, stream=ports.stream, partner=partner, objects=objects
         )
-    print(f"published {result.published} objects as {partner.id}; rejected {result.rejected}")
+    noun = "object" if result.published == 1 else "objects"
+    print(f"published {result.published} {noun} as {partner.id}; rejected {result.rejected}")
     if result.reasons:
         sys.stdout.write("top reasons:\n" + reasons_summary(result.reasons))
     return 0 if result.rejected == 0 else 1

@@ -62,7 +62,7 @@ def test_config_is_accepted_before_or_after_the_subcommand(
     tail = ["publish", str(single), "--partner", "cert-de"]
     argv = ["--config", str(config), *tail] if before else [*tail, "--config", str(config)]
     assert main(argv) == 0
-    assert "published 1 objects as cert-de; rejected 0" in capsys.readouterr().out
+    assert "published 1 object as cert-de; rejected 0" in capsys.readouterr().out
 
 
 def test_a_missing_config_file_is_one_line_and_exit_2(
@@ -109,7 +109,7 @@ def test_publish_prints_the_top_rejection_reasons(
         == 1
     )
     out = capsys.readouterr().out
-    assert "published 1 objects as cert-de; rejected 3" in out
+    assert "published 1 object as cert-de; rejected 3" in out
     lines = out.splitlines()
     reasons = lines[lines.index("top reasons:") + 1 :]
     assert len(reasons) == 2
