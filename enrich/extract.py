@@ -38,7 +38,7 @@ from enrich.record import SightingEntry, SourceEntry
 from igsc.errors import RejectedInput
 from igsc.interning import Interner
 from igsc.ports import Message, State
-from igsc.records import Rejection, rejection
+from igsc.records import RawEnvelope, Rejection, rejection
 from igsc.stix_schema import (
     AttackPattern,
     Identity,
@@ -60,20 +60,6 @@ Clock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class RawEnvelope(msgspec.Struct, frozen=True, kw_only=True):
-    """igsc.records.Envelope as extract reads it: the object stays JSON bytes until it is
-    decoded, once, into its typed struct (cheaper than a dict, then a conversion)."""
-
-    partner: str
-    country: str
-    collection: str
-    date_added: str | None
-    received_at: str
-    tlp: str
-    via: str
-    object: msgspec.Raw
 
 
 _ENVELOPE = msgspec.json.Decoder(RawEnvelope)

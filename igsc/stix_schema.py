@@ -24,7 +24,8 @@ _TYPE_NAME = r"[a-z][a-z0-9-]{1,249}"
 _REF_TYPE = r"[a-z][a-z0-9-]*"  # a reference's type is not checked by the validator either
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,32})?Z$"
 
-Identifier = Annotated[str, msgspec.Meta(pattern=rf"^{_REF_TYPE}--{_UUID}$")]
+STIX_ID_PATTERN = rf"^{_REF_TYPE}--{_UUID}$"
+Identifier = Annotated[str, msgspec.Meta(pattern=STIX_ID_PATTERN)]
 Timestamp = Annotated[str, msgspec.Meta(pattern=_TIMESTAMP)]
 Lang = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")]
 Selector = Annotated[

@@ -66,15 +66,6 @@ def instant_ns(text: str) -> int:
     return _whole_seconds(whole) * _NS + int(fraction[:9].ljust(9, "0"))
 
 
-def is_stix_timestamp(text: object) -> bool:
-    """Whether text is a valid STIX timestamp (grammar and calendar)."""
-    if not isinstance(text, str):
-        return False
-    try:
-        instant_ns(text)
-    except StixTimeError:
-        return False
-    return True
 
 
 def is_later(candidate: str, than: str) -> bool:
@@ -89,15 +80,8 @@ def version_key(text: str) -> str:
     return f"{whole}.{fraction[:9].ljust(9, '0')}Z"
 
 
-def to_datetime(text: str) -> datetime:
-    """An aware datetime (microsecond precision) of a STIX timestamp."""
-    return _EPOCH + timedelta(microseconds=instant_ns(text) // 1000)
 
 
-def format_ns(nanos: int) -> str:
-    """YYYY-MM-DDTHH:MM:SS.fffffffffZ for nanoseconds since the epoch."""
-    seconds, fraction = divmod(nanos, _NS)
-    return f"{_format_s(seconds)}.{fraction:09d}Z"
 
 
 def wall_clock_us() -> int:
@@ -105,9 +89,6 @@ def wall_clock_us() -> int:
     return time.time_ns() // 1000
 
 
-def now_text() -> str:
-    """The current UTC time as a STIX timestamp with microseconds."""
-    return format_us(wall_clock_us())
 
 
 def format_us(micros: int) -> str:

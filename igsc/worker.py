@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from igsc.errors import TransientFailure
 from igsc.ports import Consumer, Message, Stream
 from igsc.records import Rejection, rejection
+from igsc.stix_schema import STIX_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class BatchStats:
         )
 
 
-_STIX_ID = re.compile(r"^[a-z0-9-]+--[0-9a-fA-F-]{36}$")
+_STIX_ID = re.compile(STIX_ID_PATTERN)
 
 
 class StreamWorker:

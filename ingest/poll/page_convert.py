@@ -10,9 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
-from igsc.records import rejection
 from ingest.convert import Batch, ObjectConverter, Record
 
 log = logging.getLogger(__name__)
@@ -36,30 +33,24 @@ def convert_page(
         try:
             one = converter.convert(objects=(obj,), date_added=date_added)
         except Exception as exc:  # noqa: BLE001 - isolates this object; the page goes on
-            rejected.append(_unexpected_rejection(obj, exc, partner=partner))
+            rejected.append(
+                _unexpected_rejection(obj, exc, converter=converter, partner=partner)
+            )
             continue
         raw += one.raw
         rejected += one.rejected
     return Batch(tuple(raw), tuple(rejected))
 
 
-def _unexpected_rejection(obj: Any, error: Exception, *, partner: str) -> Record:
+def _unexpected_rejection(
+    obj: Any, error: Exception, *, converter: ObjectConverter, partner: str
+) -> Record:
     found = obj.get("id") if isinstance(obj, dict) else None
-    stix_id = found if isinstance(found, str) else None
     # Type only in the log: the object (and maybe the message) can hold TLP:RED content.
     log.warning(
         "partner %s: object %s dead-lettered: the converter raised %s",
         partner,
-        stix_id,
+        found if isinstance(found, str) else None,
         type(error).__name__,
     )
-    reason = f"{type(error).__name__}: {error}"[:1000]
-    try:
-        record = rejection(
-            stage="poll", reason=reason, partner=partner, stix_id=stix_id, payload=obj
-        )
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits
-        record = rejection(
-            stage="poll", reason=reason, partner=partner, stix_id=stix_id, payload=repr(obj)
-        )
-    return (stix_id or partner).encode(), record.to_bytes()
+    return converter.rejection(obj=obj, reason=f"{type(error).__name__}: {error}"[:1000])
