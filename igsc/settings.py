@@ -22,6 +22,7 @@ from igsc.enrich_settings import EnrichSettings
 from igsc.errors import ConfigError
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
+from igsc.respond_settings import Playbook, RespondSettings, Rule, Team
 from igsc.server_settings import TaxiiServerSettings
 
 STREAM_SCHEMES = ("kafka", "sqlite")
@@ -105,6 +106,10 @@ class Settings(BaseSettings):
     partners: tuple[Partner, ...] = ()
     poll: PollSettings = PollSettings()
     taxii: TaxiiServerSettings = TaxiiServerSettings()
+    rules: tuple[Rule, ...] = ()
+    playbooks: tuple[Playbook, ...] = ()
+    teams: tuple[Team, ...] = ()
+    respond: RespondSettings = RespondSettings()
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @field_validator("stream_url")
@@ -135,6 +140,24 @@ class Settings(BaseSettings):
         if duplicated:
             raise ValueError(f"partner ids must be unique, repeated: {', '.join(duplicated)}")
         return value
+
+    @model_validator(mode="after")
+    def _respond_references(self) -> Settings:
+        _unique("rule", [r.id for r in self.rules])
+        _unique("playbook", [p.id for p in self.playbooks])
+        _unique("team", [t.id for t in self.teams])
+        playbooks = {p.id for p in self.playbooks}
+        for rule in self.rules:
+            if rule.playbook not in playbooks:
+                known = ", ".join(sorted(playbooks)) or "none is configured"
+                raise ValueError(
+                    f"rule {rule.id!r}: playbook {rule.playbook!r} does not exist ({known})"
+                )
+        partners = {p.id for p in self.partners}
+        for team in self.teams:
+            if team.partner not in partners:
+                raise ValueError(f"team {team.id!r}: partner {team.partner!r} is not configured")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -176,6 +199,12 @@ class Settings(BaseSettings):
         raise ConfigError("partners", f"no partner with id {partner_id!r} is configured")
 
 
+def _unique(what: str, ids: list[str]) -> None:
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"{what} ids must be unique, repeated: {', '.join(repeated)}")
+
+
 class InvalidSettings(ConfigError):
     """Every invalid key of one configuration, not only the first (`igsc config check`)."""
 
@@ -186,12 +215,24 @@ class InvalidSettings(ConfigError):
         self.problems = problems  # (dotted key, message) per invalid key
 
 
-def _format_validation_error(error: ValidationError) -> InvalidSettings:
+_NAMED_LISTS = ("rules", "playbooks", "teams", "partners")
+
+
+def _where(loc: tuple[int | str, ...], values: dict[str, Any]) -> str:
+    """A dotted key; an entry of a named list is named by its id (rules[cross-border].within),
+    so the operator reads which rule is wrong, not which position it has."""
+    parts = [str(part) for part in loc]
+    if len(loc) >= 2 and loc[0] in _NAMED_LISTS and isinstance(loc[1], int):
+        entries = values.get(str(loc[0]))
+        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            parts[:2] = [f"{loc[0]}[{entry['id']}]"]
+    return ".".join(parts) or "(root)"
+
+
+def _format_validation_error(error: ValidationError, values: dict[str, Any]) -> InvalidSettings:
     problems = tuple(
-        (
-            ".".join(str(part) for part in item["loc"]) or "(root)",
-            str(item["msg"]).removeprefix("Value error, "),
-        )
+        (_where(tuple(item["loc"]), values), str(item["msg"]).removeprefix("Value error, "))
         for item in error.errors()
     )
     return InvalidSettings(problems)
@@ -221,4 +262,4 @@ def load_settings(
     try:
         return Settings(**values)
     except ValidationError as exc:
-        raise _format_validation_error(exc) from exc
+        raise _format_validation_error(exc, values) from exc

@@ -23,7 +23,7 @@ from ingest.server.errors import TaxiiError
 from ingest.server.release import SearchableReleaser
 from ingest.server.status import Outcome, StatusStore
 from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
-from ingest.server.visibility import default_tlp, visible_to
+from igsc.visibility import default_tlp, visible_to
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from ingest.server.routes import Services, add_routes
 from ingest.server.status import StatusStore
 from ingest.server.store import VersionStore
 from ingest.server.tokens import PageTokens
-from ingest.server.visibility import reader_for
+from igsc.visibility import reader_for
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from ingest.server.errors import TaxiiError
 from ingest.server.filters import OBJECT_FILTERS, Filters, VersionFilter, parse_filters
 from ingest.server.reads import NO_OBJECT
 from ingest.server.store import Hit, ReadQuery, VersionStore
-from ingest.server.visibility import Reader
+from igsc.visibility import Reader
 
 
 @dataclass(frozen=True, slots=True)

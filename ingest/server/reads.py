@@ -21,7 +21,7 @@ from ingest.server.filters import (
 from ingest.server.granular import redact
 from ingest.server.store import Hit, ReadQuery, Selected, VersionStore
 from ingest.server.tokens import PagePosition, PageTokens
-from ingest.server.visibility import Reader
+from igsc.visibility import Reader
 
 Kind = Literal["objects", "object", "versions", "manifest"]
 NO_OBJECT = "No such object in this collection."

@@ -20,7 +20,7 @@ from ingest.server.errors import TaxiiError, TaxiiResponse, json_response
 from ingest.server.negotiation import check_accept, check_content_type, read_body
 from ingest.server.reads import Kind, ReadRequest, Reads
 from ingest.server.status import StatusStore
-from ingest.server.visibility import Reader
+from igsc.visibility import Reader
 
 TAXII_VERSIONS = ["application/taxii+json;version=2.1"]
 COLLECTION = "/{api_root}/collections/{collection_id}"
