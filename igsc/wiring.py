@@ -7,6 +7,7 @@ them: the CLI runners, the Celery app and the TAXII server all go through it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -126,3 +127,33 @@ def build_state(settings: Settings) -> State:
 def topic(settings: Settings, name: str) -> str:
     """A topic name inside this installation's namespace."""
     return f"{settings.namespace}.{name}"
+
+
+class LazyPorts:
+    """The ports of one process, opened on first use (after a worker forks), or given.
+
+    Celery apps hold one: a prefork pool child opens its own connections on its first task;
+    an in-process (eager) app is handed the ports of the process that runs it.
+    """
+
+    def __init__(self, *, settings: Settings, ports: Ports | None = None) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._ports = ports
+        self._owned = ports is None  # ports handed in are closed by whoever opened them
+
+    def get(self) -> Ports:
+        """The process's ports."""
+        with self._lock:
+            if self._ports is None:
+                self._ports = open_ports(self._settings)
+                self._owned = True
+            return self._ports
+
+    def close(self) -> None:
+        """Close the ports if this opened them; the next get() opens them again."""
+        with self._lock:
+            ports, self._ports = self._ports, None
+            owned, self._owned = self._owned, True
+        if ports is not None and owned:
+            ports.close()

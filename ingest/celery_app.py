@@ -16,34 +16,11 @@ from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
 from igsc.settings import Settings, load_settings
-from igsc.wiring import Ports, open_ports
+from igsc.wiring import LazyPorts
 from ingest.poll.result import PollTarget
 from ingest.poll.runner import poll_one
 
 TASK_NAME = "igsc.poll_collection"
-
-
-class _LazyPorts:
-    """The ports of one process, opened on first use (after a worker forks) by igsc.wiring."""
-
-    def __init__(self, *, settings: Settings) -> None:
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._ports: Ports | None = None
-
-    def get(self) -> Ports:
-        """The process's ports."""
-        with self._lock:
-            if self._ports is None:
-                self._ports = open_ports(self._settings)
-            return self._ports
-
-    def close(self) -> None:
-        """Close the ports if they were opened; the next get() opens them again."""
-        with self._lock:
-            ports, self._ports = self._ports, None
-        if ports is not None:
-            ports.close()
 
 
 def task_queue(*, settings: Settings) -> str:
@@ -102,7 +79,7 @@ class IgscCelery(Celery):  # type: ignore[misc]
     def __init__(self, *, settings: Settings) -> None:
         super().__init__("igsc", set_as_current=False)
         self.igsc_settings = settings
-        self.igsc_ports = _LazyPorts(settings=settings)
+        self.igsc_ports = LazyPorts(settings=settings)
 
 
 def poll_collection(

@@ -78,6 +78,8 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     subject: str  # the canonical key, e.g. "domain-name|evil.example", or a threat's STIX id
     subject_kind: str  # "observable" or "threat"
     epoch: int
+    # Evidence at or before this time belongs to an earlier, resolved epoch ("" in epoch 1).
+    epoch_start: str = ""
     status: IncidentStatus
     distinct: str  # "country" or "partner": what the rule counts
     threshold: int
@@ -91,6 +93,12 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True):
     evidence: tuple[EvidenceItem, ...]
     timeline: tuple[Event, ...]
     version: int  # one more on every change; the index and the tickets follow it
+
+
+def resolved_marker_key(*, incident_id: str) -> str:
+    """The State key of an incident's write-once resolution time (every ticket resolved):
+    written by the ticket store, read by the respond stage to start the next epoch."""
+    return f"incidents/{incident_id}/resolved"
 
 
 def incident_id(*, rule: str, subject: str, epoch: int) -> str:
