@@ -16,17 +16,18 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 from taxii2client.v21 import ApiRoot, Collection
 
 from igsc.errors import ConfigError, IgscError
+from igsc.outbound.guard import TargetPolicy
+from igsc.outbound.session import Credentials, GuardedSession
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
 from igsc.ports import State, Stream
 from ingest.convert import Batch, ObjectConverter
-from ingest.poll.guard import TargetPolicy
 from ingest.poll.page_convert import convert_page
 from ingest.poll.pages import Page, parse_envelope
 from ingest.poll.result import PollResult, PollTarget
 from ingest.poll.retry import MalformedResponse, Retrier
 from ingest.poll.timestamps import ServerTime, parse_server_time
-from ingest.poll.transport import Credentials, GuardedSession, TaxiiConnection
+from ingest.poll.transport import TaxiiConnection
 
 log = logging.getLogger(__name__)
 

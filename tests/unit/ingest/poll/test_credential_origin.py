@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from igsc.outbound.guard import TargetPolicy
+from igsc.outbound.session import Credentials, GuardedSession
 from igsc.partners import Partner
 from igsc.poll_settings import PollSettings
 from igsc.wiring import build_state, build_stream
 from ingest.poll import PollResult, PollTarget, poll_one
-from ingest.poll.guard import TargetPolicy
-from ingest.poll.transport import Credentials, GuardedSession
 from tests.unit.ingest.poll.taxii_fakes import (
     COLLECTION,
     LocalServer,

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from igsc.errors import ConfigError, TransientFailure
+from igsc.outbound.guard import UnsafeTarget
 from igsc.poll_settings import PollSettings
-from ingest.poll.guard import UnsafeTarget
 from ingest.poll.retry import MalformedResponse, Retrier, retry_after_s
 
 
@@ -96,7 +96,7 @@ def test_client_errors_are_not_retried_and_auth_failures_are_config_errors() -> 
 
 
 def test_refused_targets_are_never_retried() -> None:
-    action = _Flaky([UnsafeTarget(partner="x", url="http://169.254.169.254/", why="metadata")])
+    action = _Flaky([UnsafeTarget(peer="partner x", url="http://169.254.169.254/", why="metadata")])
     with pytest.raises(UnsafeTarget):
         _retrier([]).call(action=action, what="page")
     assert action.calls == 1

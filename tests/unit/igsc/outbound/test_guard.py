@@ -1,17 +1,17 @@
-"""The SSRF policy: which addresses and URLs a partner's poll may reach."""
+"""The SSRF policy: which addresses and URLs an outbound request may reach."""
 
 from __future__ import annotations
 
 import pytest
 
-from igsc.partners import Partner
-from ingest.poll.guard import (
+from igsc.outbound.guard import (
     TargetPolicy,
     UnsafeTarget,
     is_always_refused,
     is_private_address,
     parse_ip,
 )
+from igsc.partners import Partner
 
 PRIVATE = [
     "127.0.0.1", "127.8.9.10", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1",

@@ -1,8 +1,10 @@
-"""SSRF guard: which URLs and peer addresses a poll of one partner may reach.
+"""SSRF guard: which URLs and peer addresses an outbound request may reach.
 
-A partner's server only tells us where to go next (API roots, `next` values, redirects); the
-operator's configuration decides where we may go. Addresses are checked after DNS resolution,
-on the very address the socket then connects to, so DNS rebinding cannot slip past.
+Shared by the TAXII poller (a partner's server only tells us where to go next: API roots,
+`next` values, redirects) and the respond half's webhooks (a team's receiver): the operator's
+configuration decides where we may go. Addresses are checked after DNS resolution, on the
+very address the socket then connects to (igsc.outbound.session), so DNS rebinding cannot
+slip past.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Cloud metadata services and other link-local hosts are never a partner's TAXII server,
-# so they stay refused even for partners allowed onto private networks.
+# Cloud metadata services and other link-local hosts are never a partner's TAXII server nor
+# a team's receiver, so they stay refused even for peers allowed onto private networks.
 _ALWAYS_REFUSED = (
     ipaddress.IPv4Network("169.254.0.0/16"),
     ipaddress.IPv6Network("fe80::/10"),
@@ -30,11 +32,13 @@ _ALWAYS_REFUSED = (
 
 
 class UnsafeTarget(RejectedInput):
-    """A URL or peer address the partner's policy forbids; never retried."""
+    """A URL or peer address the policy forbids; never retried.
 
-    def __init__(self, *, partner: str, url: str, why: str) -> None:
-        super().__init__(f"partner {partner!r}: refused {url}", detail=why)
-        self.partner = partner
+    `peer` names whom the policy is for, as the message shows it: "partner 'cert-x'"."""
+
+    def __init__(self, *, peer: str, url: str, why: str) -> None:
+        super().__init__(f"{peer}: refused {url}", detail=why)
+        self.peer = peer
         self.url = url
 
 
@@ -136,14 +140,14 @@ def parse_ip(text: str) -> IpAddress:
 
 @dataclass(frozen=True, slots=True)
 class TargetPolicy:
-    """Where the poller of one partner may connect and where its credentials may go.
+    """Where requests for one peer may connect and where its credentials may go.
 
     Credentials go to the configured origin only, or to a host the operator listed in
     `credential_hosts`: a host in `allowed_hosts` may be reached (an API root in discovery,
     a `next` URL, a redirect) but gets no Authorization, cookie or client certificate.
     """
 
-    partner: str
+    peer: str  # whom the policy is for, as errors name it: "partner 'cert-x'", "team 'nl'"
     home: Origin
     allowed: tuple[HostRule, ...] = ()
     allow_private: bool = False
@@ -152,18 +156,28 @@ class TargetPolicy:
     @classmethod
     def for_partner(cls, partner: Partner) -> TargetPolicy:
         """The policy of a configured partner (its taxii_url must be set)."""
+        peer = f"partner {partner.id!r}"
         url = partner.taxii_url or ""
         try:
             home = Origin.of(url)
         except ValueError as exc:
-            raise UnsafeTarget(partner=partner.id, url=url, why=f"taxii_url: {exc}") from exc
+            raise UnsafeTarget(peer=peer, url=url, why=f"taxii_url: {exc}") from exc
         return cls(
-            partner=partner.id,
+            peer=peer,
             home=home,
             allowed=tuple(HostRule.parse(h) for h in partner.allowed_hosts),
             allow_private=partner.allow_private_network,
             credential_rules=tuple(HostRule.parse(h) for h in partner.credential_hosts),
         )
+
+    @classmethod
+    def single_origin(cls, *, peer: str, url: str, allow_private: bool) -> TargetPolicy:
+        """A policy reaching the URL's origin and nothing else (e.g. a webhook receiver)."""
+        try:
+            home = Origin.of(url)
+        except ValueError as exc:
+            raise UnsafeTarget(peer=peer, url=url, why=str(exc)) from exc
+        return cls(peer=peer, home=home, allow_private=allow_private)
 
     def _trusted(self, origin: Origin) -> bool:
         # A host trusted with credentials may be reached too.
@@ -173,14 +187,14 @@ class TargetPolicy:
         return origin == self.home or any(rule.matches(origin) for rule in self.credential_rules)
 
     def check_url(self, url: str) -> Origin:
-        """The URL's origin if the partner may be reached there, else UnsafeTarget."""
+        """The URL's origin if the peer may be reached there, else UnsafeTarget."""
         try:
             origin = Origin.of(url)
         except ValueError as exc:
-            raise UnsafeTarget(partner=self.partner, url=url, why=str(exc)) from exc
+            raise UnsafeTarget(peer=self.peer, url=url, why=str(exc)) from exc
         if not self._trusted(origin):
             raise UnsafeTarget(
-                partner=self.partner,
+                peer=self.peer,
                 url=url,
                 why=f"{origin} is neither the configured host {self.home} nor in allowed_hosts",
             )
@@ -194,7 +208,7 @@ class TargetPolicy:
             return False
 
     def check_addresses(self, *, host: str, addresses: Iterable[str]) -> None:
-        """Refuse a host if any address it resolves to is off-limits for this partner."""
+        """Refuse a host if any address it resolves to is off-limits for this peer."""
         for text in addresses:
             ip = parse_ip(text)
             if is_always_refused(ip):
@@ -206,4 +220,4 @@ class TargetPolicy:
                 )
             else:
                 continue
-            raise UnsafeTarget(partner=self.partner, url=f"{host} ({ip})", why=why)
+            raise UnsafeTarget(peer=self.peer, url=f"{host} ({ip})", why=why)

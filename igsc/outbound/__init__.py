@@ -1,0 +1,1 @@
+"""Outbound HTTP from igsc: the SSRF guard and the guarded requests session."""
