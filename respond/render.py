@@ -324,9 +324,17 @@ def _text_table(evidence: Sequence[Mapping[str, Any]]) -> list[str]:
     """The visible evidence as aligned columns (computed here: Jinja pads badly)."""
     if not evidence:
         return []
-    rows = [("KIND", "PARTNER", "COUNTRY", "TLP", "TIME", "COUNT")]
+    rows = [("KIND", "PARTNER", "COUNTRY", "TLP", "TIME", "COUNT", "STIX ID")]
     rows += [
-        (e["kind"], e["partner"], e["country"], f"TLP:{e['tlp']}", e["at"], str(e["count"]))
+        (
+            e["kind"],
+            e["partner"],
+            e["country"],
+            f"TLP:{e['tlp']}",
+            e["at"],
+            str(e["count"]),
+            e["ref"],
+        )
         for e in evidence
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
