@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from igsc.errors import RejectedInput, TransientFailure
+from igsc.partners import Secret
 from igsc.respond_settings import EmailChannel, Smtp, Team
 from respond.channels.email import EmailSender
 from tests.unit.respond.channels.channel_fakes import (
@@ -56,10 +58,17 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     controller.stop()
 
 
-def _sender(port: int) -> EmailSender:
+def _sender(port: int, *, username: str | None = None, password: str | None = None) -> EmailSender:
     config = EmailChannel(to=TO)
     team = Team(id="nl-oncall", country="NL", partner="cert-nl")
-    smtp = Smtp(host="127.0.0.1", port=port, sender="igsc <igsc@hub.example>", timeout_s=5)
+    smtp = Smtp(
+        host="127.0.0.1",
+        port=port,
+        sender="igsc <igsc@hub.example>",
+        timeout_s=5,
+        username=username,
+        password=Secret(value=password) if password else None,
+    )
     return EmailSender(team=team, config=config, smtp=smtp)
 
 
@@ -143,3 +152,48 @@ def test_a_closed_port_is_retried() -> None:
     with pytest.raises(TransientFailure, match="unreachable") as caught:
         _sender(closed_port()).deliver(message=_message())
     assert not isinstance(caught.value, RejectedInput)
+
+
+PASSWORD = "relay-pa55word-for-igsc"
+# aiosmtpd warns that AUTH without TLS is unsafe: true, and this relay is a test on loopback.
+_PLAIN_AUTH = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+@pytest.fixture
+def relay_with_login() -> Iterator[tuple[Mailbox, int]]:
+    """A relay that takes mail only after AUTH with igsc / PASSWORD (no TLS: a test)."""
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
+        ok = isinstance(auth, LoginPassword) and auth == (b"igsc", PASSWORD.encode())
+        return AuthResult(success=ok, handled=False)
+
+    box = Mailbox()
+    port = closed_port()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=authenticate,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@_PLAIN_AUTH
+def test_login_is_used_when_configured(relay_with_login: tuple[Mailbox, int]) -> None:
+    box, port = relay_with_login
+    _sender(port, username="igsc", password=PASSWORD).deliver(message=_message())
+    assert len(box.received) == 1
+
+
+@_PLAIN_AUTH
+def test_a_wrong_password_is_rejected_without_showing_it(
+    relay_with_login: tuple[Mailbox, int],
+) -> None:
+    _, port = relay_with_login
+    with pytest.raises(RejectedInput, match="535") as caught:
+        _sender(port, username="igsc", password="wrong-" + PASSWORD).deliver(message=_message())
+    assert PASSWORD not in str(caught.value) and PASSWORD not in repr(caught.value.__cause__)
