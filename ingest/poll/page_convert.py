@@ -33,9 +33,7 @@ def convert_page(
         try:
             one = converter.convert(objects=(obj,), date_added=date_added)
         except Exception as exc:  # noqa: BLE001 - isolates this object; the page goes on
-            rejected.append(
-                _unexpected_rejection(obj, exc, converter=converter, partner=partner)
-            )
+            rejected.append(_unexpected_rejection(obj, exc, converter=converter, partner=partner))
             continue
         raw += one.raw
         rejected += one.rejected

@@ -16,6 +16,7 @@ from igsc.partners import Partner
 from igsc.ports import IndexDoc, Stream
 from igsc.stix_time import format_us, version_key
 from igsc.tlp import Tlp
+from igsc.visibility import default_tlp, visible_to
 from ingest.convert import Admitted, ObjectConverter, admit
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
@@ -23,7 +24,6 @@ from ingest.server.errors import TaxiiError
 from ingest.server.release import SearchableReleaser
 from ingest.server.status import Outcome, StatusStore
 from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
-from igsc.visibility import default_tlp, visible_to
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from igsc.ports import Index, State, Stream
 from igsc.records import RAW_TOPIC, REJECTED_TOPIC
 from igsc.settings import Settings
+from igsc.visibility import reader_for
 from igsc.wiring import open_ports, topic
 from ingest.server.access import Access
 from ingest.server.add_objects import AddObjects
@@ -30,7 +31,6 @@ from ingest.server.routes import Services, add_routes
 from ingest.server.status import StatusStore
 from ingest.server.store import VersionStore
 from ingest.server.tokens import PageTokens
-from igsc.visibility import reader_for
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from igsc.visibility import Reader
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
 from ingest.server.errors import TaxiiError
 from ingest.server.filters import OBJECT_FILTERS, Filters, VersionFilter, parse_filters
 from ingest.server.reads import NO_OBJECT
 from ingest.server.store import Hit, ReadQuery, VersionStore
-from igsc.visibility import Reader
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from igsc.stix_time import EPOCH_TEXT, format_us
 from igsc.tlp import Tlp
+from igsc.visibility import Reader
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
 from ingest.server.errors import TaxiiError
@@ -21,7 +22,6 @@ from ingest.server.filters import (
 from ingest.server.granular import redact
 from ingest.server.store import Hit, ReadQuery, Selected, VersionStore
 from ingest.server.tokens import PagePosition, PageTokens
-from igsc.visibility import Reader
 
 Kind = Literal["objects", "object", "versions", "manifest"]
 NO_OBJECT = "No such object in this collection."

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from igsc.partners import Partner
 from igsc.records import utc_now_iso
 from igsc.server_settings import ApiRootSettings, CollectionSettings, TaxiiServerSettings
+from igsc.visibility import Reader
 from ingest.server.access import Access
 from ingest.server.add_objects import AddObjects, Submission
 from ingest.server.auth import Authenticator
@@ -20,7 +21,6 @@ from ingest.server.errors import TaxiiError, TaxiiResponse, json_response
 from ingest.server.negotiation import check_accept, check_content_type, read_body
 from ingest.server.reads import Kind, ReadRequest, Reads
 from ingest.server.status import StatusStore
-from igsc.visibility import Reader
 
 TAXII_VERSIONS = ["application/taxii+json;version=2.1"]
 COLLECTION = "/{api_root}/collections/{collection_id}"

@@ -37,7 +37,26 @@ def test_a_bad_partner_field_names_its_path(tmp_path: Path) -> None:
     text = "partners:\n  - id: cert-x\n    name: X\n    country: germany\n"
     with pytest.raises(ConfigError) as err:
         load_settings(config_file=write(tmp_path, text))
-    assert err.value.key == "partners.0.country"
+    assert err.value.key == "partners[cert-x].country"  # named by id, not by position
+
+
+def test_an_invalid_rule_is_named_by_its_id_and_its_problem(tmp_path: Path) -> None:
+    text = (
+        "playbooks:\n  - id: p\n    title: P\n    steps: [{title: Triage, due_in: 1h}]\n"
+        "rules:\n  - {id: fine, at_least: 2, within: 1h, playbook: p}\n"
+        "  - {id: broken, at_least: 1, within: 24h, playbook: p}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=write(tmp_path, text))
+    assert err.value.key == "rules[broken].at_least"
+    assert "greater than or equal to 2" in err.value.problem
+
+
+def test_a_rule_naming_a_missing_playbook_stops_start_up(tmp_path: Path) -> None:
+    text = "rules:\n  - {id: lonely, at_least: 2, within: 1d, playbook: nowhere}\n"
+    with pytest.raises(ConfigError) as err:
+        load_settings(config_file=write(tmp_path, text))
+    assert "rule 'lonely'" in str(err.value) and "'nowhere' does not exist" in str(err.value)
 
 
 def test_unknown_keys_are_refused(tmp_path: Path) -> None:
