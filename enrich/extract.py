@@ -2,8 +2,12 @@
 
 Owns per-STIX-id state (the raw topic is keyed by STIX id, so one worker writes each id):
 versioning (a later `modified` instant replaces, an earlier or equal one is a no-op, only the
-creator may version, more than 5 minutes in the future is quarantined with the reason),
-pending sightings, location countries and ATT&CK ids.
+creator may version, more than 5 minutes in the future is quarantined with the reason; a
+revoked version is versioned like any other and published as a revoked source), pending
+sightings, location countries, identity sectors and ATT&CK ids.
+
+Entries carry their envelope's `received_at`: the time comes from the raw topic, never from
+extract's clock, so a replay publishes the same observations.
 
 Every object on the raw topic passed the entrance (`ingest/convert.py`), so extract decodes
 it into its typed struct (`igsc.stix_schema`) and reads the fields without checking them
@@ -30,6 +34,7 @@ from enrich.observations import (
     SightingOp,
     SourceOp,
     TechniquesOp,
+    ThreatsOp,
     encode_observation,
     encode_quarantined,
 )
@@ -63,6 +68,8 @@ def _utc_now() -> datetime:
 
 
 _ENVELOPE = msgspec.json.Decoder(RawEnvelope)
+# What an indicator `indicates` besides ATT&CK techniques, by STIX id prefix.
+_THREAT_PREFIXES = ("campaign--", "intrusion-set--", "malware--")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +153,8 @@ class ExtractStage:
                 declared = ident.country_code
                 if declared:
                     run.state.set_country(ident.id, declared.upper())
+                if ident.sectors:  # like the country: a later version without any keeps them
+                    run.state.set_sectors(ident.id, tuple(sorted(set(ident.sectors))))
             case AttackPattern() as ap:
                 technique = _attack_id(ap)
                 if technique:
@@ -189,6 +198,7 @@ class ExtractStage:
         level = TLP_BY_NAME.get(env.tlp, Tlp.RED)
         view = indicator_view(indicator=ind, level=level)
         phases = view.kill_chain_phases
+        instant_ns(env.received_at)  # merge compares it: a bad one is rejected here
         return SourceEntry(
             stix_id=ind.id,
             version=ind.modified,
@@ -204,11 +214,16 @@ class ExtractStage:
             if phases
             else (),
             description=f"{view.name or ''} {view.description or ''}".strip(),
+            received_at=env.received_at,
+            revoked=ind.revoked,
+            valid_until=ind.valid_until,
         )
 
     def _sighting(self, env: RawEnvelope, sig: Sighting, run: _Run) -> None:
-        located = run.state.countries
+        located, sectored = run.state.countries, run.state.sectors
         countries = {located[r] for r in sig.where_sighted_refs if r in located}
+        sectors = {x for r in sig.where_sighted_refs for x in sectored.get(r, ())}
+        instant_ns(env.received_at)  # merge compares it: a bad one is rejected here
         # Granular markings on what the entry copies raise its TLP (enrich/granular.py).
         base = TLP_BY_NAME.get(env.tlp, Tlp.RED)
         level = sighting_level(sighting=sig, level=base)
@@ -221,6 +236,8 @@ class ExtractStage:
             first_seen=sig.first_seen,
             last_seen=sig.last_seen or sig.first_seen,
             tlp=env.tlp if level is base else level.label,
+            received_at=env.received_at,
+            sectors=tuple(sorted(sectors)),
         )
         known = run.state.versions.get(sig.sighting_of_ref)
         if known is None:
@@ -233,11 +250,18 @@ class ExtractStage:
 def _relationship(rel: Relationship, run: _Run) -> None:
     if rel.relationship_type not in ("indicates", "uses"):
         return
-    technique = run.state.techniques.get(rel.target_ref)
+    # Like ATT&CK links, a threat link is dropped if its indicator is not known yet: it is
+    # not held back as sightings are, so send the indicator first.
     known = run.state.versions.get(rel.source_ref)
-    if technique and known:
+    if not known:
+        return
+    technique = run.state.techniques.get(rel.target_ref)
+    if technique:
         for key in known.observable_keys():
             run.emit(TechniquesOp(key=key, techniques=(technique,)))
+    elif rel.relationship_type == "indicates" and rel.target_ref.startswith(_THREAT_PREFIXES):
+        for key in known.observable_keys():
+            run.emit(ThreatsOp(key=key, threats=(rel.target_ref,)))
 
 
 def _quarantine(arrival: _Arrival, ind: Indicator, run: _Run) -> None:
@@ -266,6 +290,7 @@ def _needs(arrivals: list[_Arrival]) -> StateNeeds:
             case Sighting() as sig:
                 needs.versions.add(sig.sighting_of_ref)
                 needs.countries.update(sig.where_sighted_refs)
+                needs.sectors.update(sig.where_sighted_refs)
                 needs.pending.add(sig.sighting_of_ref)  # appended to, not replaced
             case Relationship() as rel:
                 needs.versions.add(rel.source_ref)

@@ -1,8 +1,8 @@
 """Extract's per-STIX-id state: typed maps for one batch, read once and written once.
 
-On disk (the State port) nothing changed: indicator versions are packed rows in the `sid`
-table; pending sightings, location countries and ATT&CK ids are JSON values under the keys
-`pend:<indicator id>`, `loc:<id>` and `ap:<id>`. Those names are built here only.
+On disk (the State port) indicator versions are packed rows in the `sid` table; pending
+sightings, location countries, identity sectors and ATT&CK ids are JSON values under the keys
+`pend:<indicator id>`, `loc:<id>`, `sec:<id>` and `ap:<id>`. Those names are built here only.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from igsc.packing import CorruptRow, Names
 from igsc.ports import State
 from igsc.stix_time import is_later
 
-_PENDING, _COUNTRY, _TECHNIQUE = "pend:", "loc:", "ap:"
+_PENDING, _COUNTRY, _SECTORS, _TECHNIQUE = "pend:", "loc:", "sec:", "ap:"
 _ENCODER = msgspec.json.Encoder()
 _PENDING_DECODER = msgspec.json.Decoder(tuple[SightingOp, ...])
 _TEXT_DECODER = msgspec.json.Decoder(str)
+_WORDS_DECODER = msgspec.json.Decoder(tuple[str, ...])
 
 
 @dataclass(slots=True, kw_only=True)
@@ -38,6 +39,7 @@ class StateNeeds:
     versions: set[str] = field(default_factory=set)  # indicator ids
     pending: set[str] = field(default_factory=set)  # indicator ids
     countries: set[str] = field(default_factory=set)  # location or identity ids
+    sectors: set[str] = field(default_factory=set)  # identity ids
     techniques: set[str] = field(default_factory=set)  # attack-pattern ids
 
 
@@ -49,9 +51,11 @@ class ExtractBatch:
     pending: dict[str, tuple[SightingEntry, ...]]  # sightings waiting, by indicator id
     countries: dict[str, str]  # location or identity id -> country code
     techniques: dict[str, str]  # attack-pattern id -> ATT&CK technique id
+    sectors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity id -> sectors
     changed_versions: set[str] = field(default_factory=set)
     changed_pending: set[str] = field(default_factory=set)
     changed_countries: set[str] = field(default_factory=set)
+    changed_sectors: set[str] = field(default_factory=set)
     changed_techniques: set[str] = field(default_factory=set)
     flushed_pending: set[str] = field(default_factory=set)  # to delete
 
@@ -82,6 +86,10 @@ class ExtractBatch:
         self.countries[stix_id] = country
         self.changed_countries.add(stix_id)
 
+    def set_sectors(self, stix_id: str, sectors: tuple[str, ...]) -> None:
+        self.sectors[stix_id] = sectors
+        self.changed_sectors.add(stix_id)
+
     def set_technique(self, stix_id: str, technique: str) -> None:
         self.techniques[stix_id] = technique
         self.changed_techniques.add(stix_id)
@@ -92,6 +100,7 @@ class ExtractBatch:
             self.changed_versions
             or self.changed_pending
             or self.changed_countries
+            or self.changed_sectors
             or self.changed_techniques
             or self.flushed_pending
         )
@@ -112,6 +121,7 @@ class ExtractStateStore:
             [
                 *_named(_PENDING, needs.pending),
                 *_named(_COUNTRY, needs.countries),
+                *_named(_SECTORS, needs.sectors),
                 *_named(_TECHNIQUE, needs.techniques),
             ]
         )
@@ -131,6 +141,8 @@ class ExtractStateStore:
                     batch.pending[key[len(_PENDING) :]] = tuple(op.entry for op in ops)
                 elif key.startswith(_COUNTRY):
                     batch.countries[key[len(_COUNTRY) :]] = _TEXT_DECODER.decode(value)
+                elif key.startswith(_SECTORS):
+                    batch.sectors[key[len(_SECTORS) :]] = _WORDS_DECODER.decode(value)
                 else:
                     batch.techniques[key[len(_TECHNIQUE) :]] = _TEXT_DECODER.decode(value)
             except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
@@ -151,6 +163,8 @@ class ExtractStateStore:
             items[_PENDING + stix_id] = _ENCODER.encode(pending)
         for stix_id in batch.changed_countries:
             items[_COUNTRY + stix_id] = _ENCODER.encode(batch.countries[stix_id])
+        for stix_id in batch.changed_sectors:
+            items[_SECTORS + stix_id] = _ENCODER.encode(batch.sectors[stix_id])
         for stix_id in batch.changed_techniques:
             items[_TECHNIQUE + stix_id] = _ENCODER.encode(batch.techniques[stix_id])
         gone = sorted(_named(_PENDING, batch.flushed_pending))

@@ -23,6 +23,7 @@ from enrich.observations import (
     SightingOp,
     SourceOp,
     TechniquesOp,
+    ThreatsOp,
     decode_observation,
 )
 from enrich.record import Enricher, IndicatorRecord, SightingEntry, SourceEntry, evolve
@@ -76,6 +77,11 @@ def apply(record: IndicatorRecord | None, op: Observation) -> IndicatorRecord | 
             if techniques == record.techniques:
                 return record
             return evolve(record=record, techniques=techniques)
+        case ThreatsOp():
+            threats = tuple(sorted({*record.threats, *op.threats}))
+            if threats == record.threats:
+                return record
+            return evolve(record=record, threats=threats)
 
 
 def _with_source(record: IndicatorRecord, entry: SourceEntry) -> IndicatorRecord:
@@ -189,12 +195,15 @@ def _decode(messages: Sequence[Message]) -> tuple[list[Observation], list[Reject
     ops: list[Observation] = []
     rejected: list[Rejection] = []
     for m in messages:
+        where = ""
         try:
             op = decode_observation(m.value)
-            instant_ns(_version_of(op))  # checked here, so a bad one never reaches the state
+            for name, stamp in _times_of(op):  # checked here: a bad one never reaches state
+                where = name  # for the rejection's reason
+                instant_ns(stamp)
             ops.append(op)
         except (msgspec.DecodeError, StixTimeError) as exc:  # ValidationError is a DecodeError
-            where = "version: " if isinstance(exc, StixTimeError) else ""
+            where = f"{where}: " if isinstance(exc, StixTimeError) else ""
             rejected.append(
                 rejection(
                     stage="merge",
@@ -207,12 +216,21 @@ def _decode(messages: Sequence[Message]) -> tuple[list[Observation], list[Reject
     return ops, rejected
 
 
-def _version_of(op: Observation) -> str:
-    """The STIX timestamp an observation is ordered by (a link has none: any valid one)."""
+def _times_of(op: Observation) -> list[tuple[str, str]]:
+    """The STIX timestamps merge compares, by name: the version an observation is ordered by,
+    and the arrival and expiry times the document compares (a link has none)."""
     match op:
-        case SourceOp() | SightingOp():
-            return op.entry.version
+        case SourceOp():
+            e = op.entry
+            named = [("version", e.version), ("received_at", e.received_at)]
+            return _given([*named, ("valid_until", e.valid_until)])
+        case SightingOp():
+            return _given([("version", op.entry.version), ("received_at", op.entry.received_at)])
         case RetractOp():
-            return op.version
-        case TechniquesOp():
-            return "1970-01-01T00:00:00Z"
+            return [("version", op.version)]
+        case TechniquesOp() | ThreatsOp():
+            return []
+
+
+def _given(named: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in named if value is not None]

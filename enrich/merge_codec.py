@@ -16,14 +16,20 @@ from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
 from igsc.packing import CorruptRow, Names, Packer, Unpacker, stix_id_bytes, time_bytes
 
 MERGE_TABLE = "m"
-_FORMAT = 1
+# A record with threats writes format 2 (threats follow techniques); without, format 1, the
+# layout rows had before threats existed, so those rows read as records without threats.
+_FORMAT, _FORMAT_THREATS = 1, 2
 _SEP = "\x1f"
 _JSON = "\x1e"  # marks a list written as JSON because an item holds _SEP
 # Source flags: which optional fields follow.
 _CONFIDENCE, _VALID_FROM, _DESCRIPTION = 1, 2, 4
 _VALID_FROM_IS_VERSION, _VALID_FROM_IS_VERSION_SECONDS = 8, 16  # how feeds usually write it
+# Rows written before these bits existed lack them: received_at None, active, no valid_until.
+# Revoked is rare, so it takes the bit that makes the flags a second byte.
+_RECEIVED_AT, _VALID_UNTIL, _REVOKED = 32, 64, 128
 # Sighting flags. A row written before sightings carried their TLP has no _TLP bit: RED.
 _FIRST_SEEN, _LAST_SEEN, _TLP = 1, 2, 4
+_SIGHTING_RECEIVED_AT, _SECTORS = 8, 16  # absent in older rows: None and ()
 _UNMARKED_SIGHTING = "red"
 
 
@@ -35,10 +41,12 @@ def row_key(key: str) -> bytes:
 def encode_record(record: IndicatorRecord, *, names: Names) -> bytes:
     """Packed state form of a record (its key is the row key)."""
     p = Packer(names=names)
-    p.uint(_FORMAT)
+    p.uint(_FORMAT_THREATS if record.threats else _FORMAT)
     p.uint(record.version)
     p.name(_join(record.flags))
     p.name(_join(record.techniques))
+    if record.threats:
+        p.name(_join(record.threats))
     p.uint(len(record.sources))
     for s in record.sources:
         _put_source(p, s)
@@ -51,11 +59,13 @@ def encode_record(record: IndicatorRecord, *, names: Names) -> bytes:
 def decode_record(key: str, data: bytes, *, names: Names) -> IndicatorRecord:
     """Inverse of encode_record."""
     u = Unpacker(data, names=names)
-    if u.uint() != _FORMAT:
+    row_format = u.uint()
+    if row_format not in (_FORMAT, _FORMAT_THREATS):
         raise CorruptRow(f"merge row for {key} has an unknown format")
     version = u.uint()
     flags = _split(u.name())
     techniques = _split(u.name())
+    threats = _split(u.name()) if row_format == _FORMAT_THREATS else ()
     sources = tuple(_get_source(u) for _ in range(u.uint()))
     sightings = tuple(_get_sighting(u) for _ in range(u.uint()))
     if not u.at_end():
@@ -69,6 +79,7 @@ def decode_record(key: str, data: bytes, *, names: Names) -> IndicatorRecord:
         sources=sources,
         sightings=sightings,
         techniques=techniques,
+        threats=threats,
         version=version,
     )
 
@@ -79,6 +90,11 @@ def _put_source(p: Packer, s: SourceEntry) -> None:
     )
     if s.valid_from is not None:
         flags |= _valid_from_flag(s.valid_from, s.version)
+    flags |= (
+        (_RECEIVED_AT if s.received_at is not None else 0)
+        | (_VALID_UNTIL if s.valid_until is not None else 0)
+        | (_REVOKED if s.revoked else 0)
+    )
     p.uint(flags)
     p.raw(stix_id_bytes(s.stix_id))
     p.raw(time_bytes(s.version))
@@ -93,6 +109,10 @@ def _put_source(p: Packer, s: SourceEntry) -> None:
         p.raw(time_bytes(s.valid_from or ""))
     if s.description:
         p.text(s.description)
+    if s.received_at is not None:
+        p.time(s.received_at)
+    if s.valid_until is not None:
+        p.time(s.valid_until)
 
 
 def _get_source(u: Unpacker) -> SourceEntry:
@@ -106,6 +126,8 @@ def _get_source(u: Unpacker) -> SourceEntry:
     confidence = u.uint() if flags & _CONFIDENCE else None
     valid_from = _valid_from(u, flags, version)
     description = u.text() if flags & _DESCRIPTION else ""
+    received_at = u.time() if flags & _RECEIVED_AT else None
+    valid_until = u.time() if flags & _VALID_UNTIL else None
     return SourceEntry(
         stix_id=stix_id,
         version=version,
@@ -119,6 +141,9 @@ def _get_source(u: Unpacker) -> SourceEntry:
         labels=labels,
         kill_chain_phases=phases,
         description=description,
+        received_at=received_at,
+        revoked=bool(flags & _REVOKED),
+        valid_until=valid_until,
     )
 
 
@@ -145,6 +170,8 @@ def _put_sighting(p: Packer, g: SightingEntry) -> None:
         (_FIRST_SEEN if g.first_seen is not None else 0)
         | (_LAST_SEEN if g.last_seen is not None else 0)
         | _TLP
+        | (_SIGHTING_RECEIVED_AT if g.received_at is not None else 0)
+        | (_SECTORS if g.sectors else 0)
     )
     p.stix_id(g.sighting_id)
     p.time(g.version)
@@ -156,6 +183,10 @@ def _put_sighting(p: Packer, g: SightingEntry) -> None:
     if g.last_seen is not None:
         p.time(g.last_seen)
     p.name(g.tlp)
+    if g.received_at is not None:
+        p.time(g.received_at)
+    if g.sectors:
+        p.name(_join(g.sectors))
 
 
 def _get_sighting(u: Unpacker) -> SightingEntry:
@@ -170,6 +201,8 @@ def _get_sighting(u: Unpacker) -> SightingEntry:
         first_seen=u.time() if flags & _FIRST_SEEN else None,
         last_seen=u.time() if flags & _LAST_SEEN else None,
         tlp=u.name() if flags & _TLP else _UNMARKED_SIGHTING,
+        received_at=u.time() if flags & _SIGHTING_RECEIVED_AT else None,
+        sectors=_split(u.name()) if flags & _SECTORS else (),
     )
 
 

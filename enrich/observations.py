@@ -48,7 +48,15 @@ class TechniquesOp(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", ta
     techniques: tuple[str, ...]
 
 
-Observation = SourceOp | RetractOp | SightingOp | TechniquesOp
+class ThreatsOp(msgspec.Struct, frozen=True, kw_only=True, tag_field="op", tag="threats"):
+    """Campaigns, intrusion sets or malware (STIX ids) an indicator carrying the observable
+    indicates."""
+
+    key: str
+    threats: tuple[str, ...]
+
+
+Observation = SourceOp | RetractOp | SightingOp | TechniquesOp | ThreatsOp
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Observation)

@@ -6,12 +6,16 @@ from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from typing import Any, Protocol, TypedDict, Unpack
 
+from igsc.stix_time import instant_ns
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceEntry:
     """One partner's report of the observable: one STIX indicator at its latest version.
 
-    Built by keyword only, so reordering the fields can never swap two values."""
+    Built by keyword only, so reordering the fields can never swap two values. `received_at`
+    is when the version reached igsc (its envelope's, from the raw topic: a replay reads the
+    same time); None for a source stored before entries carried it."""
 
     stix_id: str
     version: str  # the indicator's `modified`
@@ -25,6 +29,9 @@ class SourceEntry:
     labels: tuple[str, ...] = ()
     kill_chain_phases: tuple[str, ...] = ()  # "kill_chain_name:phase_name"
     description: str = ""
+    received_at: str | None = None
+    revoked: bool = False  # the partner withdrew the report (`revoked: true` on this version)
+    valid_until: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +50,8 @@ class SightingEntry:
     first_seen: str | None
     last_seen: str | None
     tlp: str = "red"
+    received_at: str | None = None  # the envelope's, like SourceEntry.received_at
+    sectors: tuple[str, ...] = ()  # of the sighted identities, sorted, each once
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class IndicatorRecord:
     sources: tuple[SourceEntry, ...]
     sightings: tuple[SightingEntry, ...] = ()
     techniques: tuple[str, ...] = ()  # ATT&CK ids, e.g. "T1566.001"
+    threats: tuple[str, ...] = ()  # campaign, intrusion-set or malware ids it indicates
     technique_names: tuple[str, ...] = ()
     tactics: tuple[str, ...] = ()
     geo_country: str | None = None
@@ -96,6 +106,7 @@ class RecordChanges(TypedDict, total=False):
     sources: tuple[SourceEntry, ...]
     sightings: tuple[SightingEntry, ...]
     techniques: tuple[str, ...]
+    threats: tuple[str, ...]
     technique_names: tuple[str, ...]
     tactics: tuple[str, ...]
     geo_country: str | None
@@ -122,6 +133,32 @@ def evolve(*, record: IndicatorRecord, **changes: Unpack[RecordChanges]) -> Indi
     for name, value in changes.items():
         values[_POSITION[name]] = value
     return IndicatorRecord(*values)
+
+
+def newest_received_ns(record: IndicatorRecord) -> int | None:
+    """The latest arrival of any source (withdrawn ones too) or sighting; None if none has one.
+
+    Expiry is judged against it rather than a clock, so a replay builds the same documents."""
+    times = [s.received_at for s in record.sources if s.received_at]
+    times += [g.received_at for g in record.sightings if g.received_at]
+    return max(map(instant_ns, times)) if times else None
+
+
+def is_withdrawn(source: SourceEntry, *, newest_ns: int | None) -> bool:
+    """Revoked, or valid only until a moment at or before the record's newest arrival."""
+    if source.revoked:
+        return True
+    until = source.valid_until
+    return until is not None and newest_ns is not None and instant_ns(until) <= newest_ns
+
+
+def active_sources(record: IndicatorRecord) -> tuple[SourceEntry, ...]:
+    """The sources that still count: neither revoked nor expired (is_withdrawn)."""
+    sources = record.sources
+    if not any(s.revoked or s.valid_until for s in sources):
+        return sources  # nearly every record: nothing can be withdrawn, no times to compare
+    newest = newest_received_ns(record)
+    return tuple(s for s in sources if not is_withdrawn(s, newest_ns=newest))
 
 
 class Enricher(Protocol):

@@ -1,12 +1,25 @@
-"""The `indicators` index: one document per canonical observable."""
+"""The `indicators` index: one document per canonical observable.
+
+Withdrawn sources (revoked, or expired: valid until a moment at or before the record's newest
+arrival, enrich.record.is_withdrawn) stay in `sources` with their `status`, so a reader sees
+the report was withdrawn; every summary field is built from the active sources only, except
+`source_tlps` and `tlp_min`, which keep every source's level since its content is still here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
+from enrich.record import (
+    IndicatorRecord,
+    SightingEntry,
+    SourceEntry,
+    is_withdrawn,
+    newest_received_ns,
+)
 from igsc.ports import IndexSchema
+from igsc.stix_time import instant_ns
 from igsc.tlp import TLP_BY_NAME, Tlp
 
 INDICATORS = IndexSchema(
@@ -29,6 +42,8 @@ INDICATORS = IndexSchema(
         "sighting_countries",
         "stix_ids",
         "active",
+        "sighting_sectors",
+        "threats",
     ),
     text=("description", "value_text", "technique_names"),
     date=("first_seen", "last_seen"),
@@ -38,13 +53,15 @@ INDICATORS = IndexSchema(
         "country_count",
         "partner_count",
         "sighting_count",
+        "withdrawn_count",
         "asn",
         "version",
     ),
     stored_only=("sources", "sightings", "as_org"),
 )
 _LABELS = {level: level.label for level in Tlp}  # Enum.name is slow to read per document
-_Entry = TypeVar("_Entry", SourceEntry, SightingEntry)
+_Entry = TypeVar("_Entry", tuple[SourceEntry, str], SightingEntry)
+ACTIVE, REVOKED, EXPIRED = "active", "revoked", "expired"  # a source's `status`
 
 
 def indicator_doc(record: IndicatorRecord) -> dict[str, Any]:
@@ -63,6 +80,7 @@ def _record_fields(record: IndicatorRecord) -> dict[str, Any]:
         "value_text": record.value,
         "flags": list(record.flags),
         "techniques": list(record.techniques),
+        "threats": list(record.threats),
         "technique_names": list(record.technique_names),
         "tactics": list(record.tactics),
         "geo_country": record.geo_country,
@@ -78,6 +96,12 @@ def _record_fields(record: IndicatorRecord) -> dict[str, Any]:
 def _one_source_doc(record: IndicatorRecord) -> dict[str, Any]:
     """indicator_doc of a record with one source and no sightings (same result, faster)."""
     s = record.sources[0]
+    if s.revoked or (
+        s.valid_until
+        and s.received_at
+        and instant_ns(s.valid_until) <= instant_ns(s.received_at)  # its own arrival is newest
+    ):
+        return general_doc(record)  # withdrawn: rare, and nothing left to summarise
     seen = (s.version, s.valid_from) if s.valid_from else (s.version,)
     return {
         **_record_fields(record),
@@ -92,11 +116,13 @@ def _one_source_doc(record: IndicatorRecord) -> dict[str, Any]:
         "labels": sorted(set(s.labels)),
         "sighting_count": 0,
         "sighting_countries": [],
+        "sighting_sectors": [],
+        "withdrawn_count": 0,
         "confidence": s.confidence,
         "first_seen": _iso_date(min(seen)),
         "last_seen": _iso_date(max(seen)),
         "description": s.description,
-        "sources": [_source_doc(s)],
+        "sources": [_source_doc(s, ACTIVE)],
         "sightings": [],
     }
 
@@ -104,11 +130,13 @@ def _one_source_doc(record: IndicatorRecord) -> dict[str, Any]:
 def general_doc(record: IndicatorRecord) -> dict[str, Any]:
     """indicator_doc for any record."""
     sources, sightings = record.sources, record.sightings
-    facts = _Summary(sources, sightings)
+    newest = newest_received_ns(record) if any(s.valid_until for s in sources) else None
+    rated = tuple((s, _status(s, newest)) for s in sources)
+    facts = _Summary(rated, sightings)
     seen = facts.seen
     return {
         **_record_fields(record),
-        "active": "true" if sources else "false",
+        "active": "true" if facts.active_count else "false",
         "countries": sorted(facts.countries),  # record.countries, built in the same pass
         "partners": sorted(facts.partners),  # record.partners
         "country_count": len(facts.countries),
@@ -119,19 +147,28 @@ def general_doc(record: IndicatorRecord) -> dict[str, Any]:
         "labels": sorted(facts.labels),
         "sighting_count": facts.sighting_count,
         "sighting_countries": sorted(facts.sighting_countries),
+        "sighting_sectors": sorted(facts.sighting_sectors),
+        "withdrawn_count": len(sources) - facts.active_count,
         "confidence": max(facts.confidences) if facts.confidences else None,
         "first_seen": _iso_date(min(seen)) if seen else None,
         "last_seen": _iso_date(max(seen)) if seen else None,
         "description": " | ".join(sorted(facts.descriptions)),
-        "sources": [_source_doc(s) for s in _ordered(sources, _by_partner_and_id)],
+        "sources": [_source_doc(s, status) for s, status in _ordered(rated, _by_partner_and_id)],
         "sightings": [_sighting_doc(g) for g in _ordered(sightings, _by_sighting_id)],
     }
+
+
+def _status(s: SourceEntry, newest_ns: int | None) -> str:
+    if s.revoked:
+        return REVOKED
+    return EXPIRED if is_withdrawn(s, newest_ns=newest_ns) else ACTIVE
 
 
 class _Summary:
     """What the document summarises from sources and sightings, gathered in one pass."""
 
     __slots__ = (
+        "active_count",
         "confidences",
         "countries",
         "descriptions",
@@ -141,12 +178,15 @@ class _Summary:
         "seen",
         "sighting_count",
         "sighting_countries",
+        "sighting_sectors",
         "stix_ids",
         "tlps",
     )
 
     def __init__(
-        self, sources: tuple[SourceEntry, ...], sightings: tuple[SightingEntry, ...]
+        self,
+        rated: tuple[tuple[SourceEntry, str], ...],  # each source with its status
+        sightings: tuple[SightingEntry, ...],
     ) -> None:
         self.stix_ids: set[str] = set()
         self.tlps: set[str] = set()
@@ -157,13 +197,17 @@ class _Summary:
         self.confidences: list[int] = []
         self.level = Tlp.RED  # no sources: nothing says it may be shared
         self.seen: list[str] = []  # every known time: the first and last seen come from it
-        for s in sources:
+        self.active_count = 0
+        for s, status in rated:
+            self.tlps.add(s.tlp)  # a withdrawn source's content is still in the document
+            self.level = min(self.level, TLP_BY_NAME.get(s.tlp, Tlp.RED))
+            if status != ACTIVE:
+                continue
+            self.active_count += 1
             self.stix_ids.add(s.stix_id)
-            self.tlps.add(s.tlp)
             self.labels.update(s.labels)
             self.countries.add(s.country)
             self.partners.add(s.partner)
-            self.level = min(self.level, TLP_BY_NAME.get(s.tlp, Tlp.RED))
             self.seen.append(s.version)
             if s.valid_from:
                 self.seen.append(s.valid_from)
@@ -175,10 +219,12 @@ class _Summary:
 
     def _add_sightings(self, sightings: tuple[SightingEntry, ...]) -> None:
         self.sighting_countries: set[str] = set()
+        self.sighting_sectors: set[str] = set()
         self.sighting_count = 0
         for g in sightings:
             self.sighting_count += g.count
             self.sighting_countries.update(g.countries)
+            self.sighting_sectors.update(g.sectors)
             self.partners.add(g.partner)
             self.tlps.add(g.tlp)  # its facts are in the document: its level withholds it too
             self.seen += [t for t in (g.first_seen, g.last_seen) if t]
@@ -189,15 +235,15 @@ def _ordered(entries: tuple[_Entry, ...], key: Callable[[_Entry], Any]) -> Seque
     return entries if len(entries) < 2 else sorted(entries, key=key)
 
 
-def _by_partner_and_id(s: SourceEntry) -> tuple[str, str]:
-    return s.partner, s.stix_id
+def _by_partner_and_id(rated: tuple[SourceEntry, str]) -> tuple[str, str]:
+    return rated[0].partner, rated[0].stix_id
 
 
 def _by_sighting_id(g: SightingEntry) -> str:
     return g.sighting_id
 
 
-def _source_doc(s: SourceEntry) -> dict[str, Any]:
+def _source_doc(s: SourceEntry, status: str) -> dict[str, Any]:
     return {
         "partner": s.partner,
         "country": s.country,
@@ -205,6 +251,9 @@ def _source_doc(s: SourceEntry) -> dict[str, Any]:
         "version": s.version,
         "tlp": s.tlp,
         "confidence": s.confidence,
+        "received_at": s.received_at,
+        "status": status,
+        "valid_until": s.valid_until,
     }
 
 
@@ -217,6 +266,8 @@ def _sighting_doc(g: SightingEntry) -> dict[str, Any]:
         "first_seen": g.first_seen,
         "last_seen": g.last_seen,
         "tlp": g.tlp,
+        "received_at": g.received_at,
+        "sectors": list(g.sectors),
     }
 
 

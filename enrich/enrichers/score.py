@@ -12,6 +12,9 @@ Stored score (no clock involved, so replaying the stream gives identical documen
     sightings   = sat(sum of sighting counts, sightings_half)
     score       = round(100 * sum(weight[f] * f for the five factors f), 2)
 
+Only active sources count: a revoked or expired one (enrich.record.is_withdrawn) adds no
+confidence, reliability, partner or country, as it adds none to the document's summary.
+
 Every factor lies in [0, 1] and the weights sum to 1 (validated), so the score lies in
 [0, 100]; with reliability_mode "max" it never drops when a source, partner, country or
 sighting is added. Defaults: weights 0.30 / 0.25 / 0.20 / 0.10 / 0.15, default_confidence
@@ -34,7 +37,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from enrich.record import IndicatorRecord, SourceEntry, evolve
+from enrich.record import IndicatorRecord, SourceEntry, active_sources, evolve
 from igsc.enrich_settings import EnrichSettings
 from igsc.stix_time import rfc3339_ns
 
@@ -76,9 +79,11 @@ class ScoreEnricher:
             return math.fsum(values) / len(values)
         return values[-1]
 
-    def _factors(self, record: IndicatorRecord) -> tuple[float, float, float, float, float]:
+    def _factors(
+        self, sources: tuple[SourceEntry, ...], record: IndicatorRecord
+    ) -> tuple[float, float, float, float, float]:
         # One pass, few calls: this runs for every merged record.
-        sources, sightings = record.sources, record.sightings
+        sightings = record.sightings
         default = self._settings.default_confidence
         confidences = [
             default if s.confidence is None else min(max(s.confidence, 0), 100) for s in sources
@@ -103,19 +108,21 @@ class ScoreEnricher:
         """The stored 0-100 score of this record (no decay)."""
         # The score depends on these fields only, and their combinations repeat a lot
         # (a handful of partners and confidence levels), so most records hit the cache.
+        sources = active_sources(record)
         signature = (
-            tuple([(s.partner, s.country, s.confidence, s.reliability) for s in record.sources]),
+            tuple([(s.partner, s.country, s.confidence, s.reliability) for s in sources]),
             tuple([(g.partner, g.countries, g.count) for g in record.sightings]),
         )
         score = self._scores.get(signature)
         if score is None:
             if len(self._scores) >= _SCORE_CACHE:
                 self._scores.clear()
-            score = self._scores[signature] = self._compute(record)
+            score = self._scores[signature] = self._compute(sources, record)
         return score
 
-    def _compute(self, record: IndicatorRecord) -> float:
-        weighted = [w * f for w, f in zip(self._weights, self._factors(record), strict=True)]
+    def _compute(self, sources: tuple[SourceEntry, ...], record: IndicatorRecord) -> float:
+        factors = self._factors(sources, record)
+        weighted = [w * f for w, f in zip(self._weights, factors, strict=True)]
         return round(min(max(100.0 * math.fsum(weighted), 0.0), 100.0), 2)
 
     def process(self, *, record: IndicatorRecord) -> IndicatorRecord:

@@ -49,6 +49,9 @@ _SOURCE = st.builds(
     labels=_WORDS,
     kill_chain_phases=_WORDS,
     description=st.text(max_size=40),
+    received_at=st.one_of(st.none(), _TIME),
+    revoked=st.booleans(),
+    valid_until=st.one_of(st.none(), _TIME),
 )
 _SIGHTING = st.builds(
     SightingEntry,
@@ -60,6 +63,8 @@ _SIGHTING = st.builds(
     first_seen=st.one_of(st.none(), _TIME),
     last_seen=st.one_of(st.none(), _TIME),
     tlp=st.sampled_from(["clear", "green", "amber", "amber+strict", "red", "white"]),
+    received_at=st.one_of(st.none(), _TIME),
+    sectors=_WORDS,
 )
 
 
@@ -70,6 +75,7 @@ _SIGHTING = st.builds(
     sources=st.lists(_SOURCE, max_size=4).map(tuple),
     sightings=st.lists(_SIGHTING, max_size=3).map(tuple),
     techniques=_WORDS,
+    threats=_WORDS,
     version=st.integers(0, 10**6),
 )
 def test_merge_rows_round_trip_exactly(**fields: Any) -> None:
@@ -140,6 +146,71 @@ def test_a_sighting_in_a_row_written_before_sightings_had_a_tlp_reads_as_red() -
     [sighting] = decoded.sightings
     assert (sighting.partner, sighting.countries, sighting.count) == ("cert-fr", ("FR",), 3)
     assert sighting.tlp == "red"
+
+
+def test_a_row_from_before_arrival_times_withdrawals_sectors_and_threats_reads() -> None:
+    names = _Table()
+    p = Packer(names=names)  # the layout encode_record wrote until then
+    p.uint(1)  # format 1: no threats
+    p.uint(2)  # version
+    p.name("")  # flags
+    p.name("T1566")  # techniques
+    p.uint(1)  # sources
+    p.uint(1)  # confidence only: no received_at, valid_until or revoked bit
+    p.stix_id("indicator--0b9c4b1e-7f8e-4b6e-9d1a-2f4e5d6c7b8a")
+    p.time("2026-11-20T08:00:00.000Z")
+    p.name("cert-de\x1fDE\x1f0.9\x1f")  # partner, country, reliability, creator
+    p.name("green")
+    p.name("")  # labels
+    p.name("")  # kill chain phases
+    p.uint(85)  # confidence
+    p.uint(1)  # sightings
+    p.uint(4)  # the TLP bit only: no received_at, no sectors
+    p.stix_id("sighting--7c1e0d2a-5b3f-4e6a-8d9c-0a1b2c3d4e5f")
+    p.time("2026-11-21T10:00:00.000Z")
+    p.name("cert-fr")
+    p.name("FR")
+    p.uint(3)
+    p.name("amber")
+    decoded = decode_record("k|v", p.done(), names=names)
+    [source] = decoded.sources
+    assert (source.partner, source.country, source.confidence) == ("cert-de", "DE", 85)
+    assert (source.received_at, source.revoked, source.valid_until) == (None, False, None)
+    [sighting] = decoded.sightings
+    assert (sighting.tlp, sighting.received_at, sighting.sectors) == ("amber", None, ())
+    assert (decoded.techniques, decoded.threats, decoded.version) == (("T1566",), (), 2)
+
+
+def test_a_record_without_threats_keeps_the_old_row_layout() -> None:
+    record = IndicatorRecord(key="k|v", kind="k", value="v", flags=(), sources=(), version=1)
+    names = _Table()
+    assert encode_record(record, names=names)[0] == 1  # readable by the previous code too
+    threatened = IndicatorRecord(
+        key="k|v", kind="k", value="v", flags=(), sources=(), threats=("campaign--x",)
+    )
+    packed = encode_record(threatened, names=names)
+    assert decode_record("k|v", packed, names=names).threats == ("campaign--x",)
+
+
+def test_a_usual_source_with_its_arrival_time_packs_under_seventy_bytes() -> None:
+    source = SourceEntry(
+        stix_id="indicator--0b9c4b1e-7f8e-4b6e-9d1a-2f4e5d6c7b8a",
+        version="2026-11-20T08:00:00.000Z",
+        partner="cert-de",
+        country="DE",
+        tlp="green",
+        confidence=85,
+        reliability=0.9,
+        created_by="identity--5a1f1d0e-3f0e-4c59-9d5b-0f3c1a2b3c4d",
+        valid_from="2026-11-20T08:00:00Z",
+        labels=("malicious-activity",),
+        description="ind-123456",
+        received_at="2026-11-20T08:00:03.123456Z",
+    )
+    key = "file:hashes.'SHA-256'|" + "ab" * 32
+    record = IndicatorRecord(key=key, kind="x", value="y", flags=(), sources=(source,), version=3)
+    packed = encode_record(record, names=_Table())
+    assert len(packed) + len(row_key(key)) < 70
 
 
 def test_row_keys_are_twelve_bytes_and_distinct() -> None:
