@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
 from enrich.merge import MergeStage, apply
-from enrich.observations import RetractOp, SightingOp, SourceOp, encode_observation
+from enrich.observations import RetractOp, SightingOp, SourceOp, ThreatsOp, encode_observation
 from enrich.record import IndicatorRecord, SightingEntry, SourceEntry
 from igsc.adapters.sqlite_index import SqliteIndex
 from igsc.adapters.sqlite_state import SqliteState
@@ -79,6 +80,47 @@ def test_sighting_versions_are_ordered_by_instant() -> None:
     record = apply(record, _sighting("2024-05-02T10:00:00.5Z", 7))
     record = apply(record, _sighting("2024-05-02T10:00:00.25Z", 3))
     assert record is not None and [g.count for g in record.sightings] == [7]
+
+
+def test_threat_links_add_up_sorted_and_a_repeated_one_changes_nothing() -> None:
+    record = apply(_record(), ThreatsOp(key=KEY, threats=("malware--b",)))
+    record = apply(record, ThreatsOp(key=KEY, threats=("campaign--a",)))
+    assert record is not None and record.threats == ("campaign--a", "malware--b")
+    assert apply(record, ThreatsOp(key=KEY, threats=("malware--b",))) is record
+    assert apply(None, ThreatsOp(key=KEY, threats=("malware--b",))) is None  # nobody reported it
+
+
+def test_a_later_revoked_version_replaces_the_active_one() -> None:
+    revoked = _source("2024-05-02T10:00:00Z", "withdrawn")
+    revoked = SourceOp(
+        key=KEY,
+        kind=revoked.kind,
+        value=revoked.value,
+        flags=(),
+        entry=replace(revoked.entry, revoked=True),
+    )
+    record = apply(_record(), revoked)
+    assert record is not None and [s.revoked for s in record.sources] == [True]
+
+
+def test_an_observation_with_a_bad_arrival_time_is_dead_lettered_naming_it(
+    tmp_path: Path,
+) -> None:
+    state = SqliteState(path=tmp_path / "state.db", namespace="t")
+    index = SqliteIndex(path=tmp_path / "index.db", prefix="t")
+    stage = MergeStage(state=state, index=index, indicators_topic="ind", enrichers=())
+    bad = orjson.loads(encode_observation(_source("2024-05-01T10:00:00Z", "x")))
+    bad["entry"]["received_at"] = "yesterday"
+    message = Message(topic="obs", partition=0, offset=0, key=KEY.encode(), value=orjson.dumps(bad))
+    out = stage.process(messages=[message])
+    [refused] = out.rejected
+    assert (
+        refused.reason.startswith("bad observation: received_at: ")
+        and "yesterday" in refused.reason
+    )
+    assert out.records["ind"] == []
+    index.close()
+    state.close()
 
 
 def test_bad_observations_are_dead_lettered_and_the_rest_merged(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from enrich.observations import (
     SightingOp,
     SourceOp,
     TechniquesOp,
+    ThreatsOp,
     decode_observation,
     encode_observation,
 )
@@ -49,6 +50,7 @@ OPS: list[Observation] = [
     RetractOp(key="url|v", partner="cert-fr", stix_id=ENTRY.stix_id, version=ENTRY.version),
     SightingOp(key="url|v", entry=SIGHTING),
     TechniquesOp(key="url|v", techniques=("T1566",)),
+    ThreatsOp(key="url|v", threats=("campaign--9d0e1f2a-3b4c-4d5e-9f6a-7b8c9d0e1f2a",)),
 ]
 
 
@@ -85,6 +87,26 @@ def test_an_entry_without_its_optional_fields_takes_the_defaults() -> None:
     op = decode_observation(orjson.dumps(raw))
     assert isinstance(op, SourceOp)
     assert op.entry.description == "" and op.entry.labels == ()
+
+
+def test_an_observation_sent_before_arrival_times_existed_reads_them_as_unknown() -> None:
+    raw: dict[str, Any] = orjson.loads(encode_observation(SOURCE))
+    del raw["entry"]["received_at"], raw["entry"]["revoked"], raw["entry"]["valid_until"]
+    op = decode_observation(orjson.dumps(raw))
+    assert isinstance(op, SourceOp)
+    assert (op.entry.received_at, op.entry.revoked, op.entry.valid_until) == (None, False, None)
+    sighting = orjson.loads(encode_observation(SightingOp(key="url|v", entry=SIGHTING)))
+    del sighting["entry"]["received_at"], sighting["entry"]["sectors"]
+    old = decode_observation(orjson.dumps(sighting))
+    assert isinstance(old, SightingOp) and (old.entry.received_at, old.entry.sectors) == (None, ())
+
+
+def test_a_threat_link_is_tagged_threats_on_the_wire() -> None:
+    assert orjson.loads(encode_observation(OPS[-1])) == {
+        "op": "threats",
+        "key": "url|v",
+        "threats": ["campaign--9d0e1f2a-3b4c-4d5e-9f6a-7b8c9d0e1f2a"],
+    }
 
 
 def test_a_sighting_travels_with_its_tlp() -> None:

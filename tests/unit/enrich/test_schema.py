@@ -125,3 +125,92 @@ def test_the_one_source_shortcut_builds_the_general_document(**fields: Any) -> N
         version=3,
     )
     assert indicator_doc(record) == general_doc(record)
+
+
+def test_a_revoked_source_is_shown_withdrawn_and_left_out_of_the_summary() -> None:
+    nl, de, de_other = RECORD.sources
+    revoked = replace(nl, revoked=True, received_at="2026-11-27T00:00:00Z")
+    doc = indicator_doc(replace(RECORD, sources=(revoked, de, de_other)))
+    status = {s["stix_id"]: s["status"] for s in doc["sources"]}
+    assert status == {"indicator--cert-nl": "revoked", **dict.fromkeys(doc["stix_ids"], "active")}
+    assert doc["countries"] == ["BE", "DE", "FR"] and doc["country_count"] == 3
+    assert doc["partners"] == ["cert-de", "cert-fr"] and doc["partner_count"] == 2
+    assert doc["stix_ids"] == ["indicator--a", "indicator--cert-de"]
+    assert (doc["labels"], doc["description"], doc["confidence"]) == (["c2"], "beacon", 90)
+    assert doc["first_seen"] == "2026-11-20T08:00:00.000Z"  # nl's valid_from is gone
+    assert doc["withdrawn_count"] == 1 and doc["active"] == "true"
+    # Its content is still in the document, so its level still withholds and admits it.
+    assert doc["source_tlps"] == ["amber", "green", "mystery"] and doc["tlp_min"] == "green"
+
+
+def test_a_source_expires_at_the_newest_arrival_never_by_the_clock() -> None:
+    nl, de, de_other = RECORD.sources
+    until = replace(de, valid_until="2026-11-22T00:00:00Z", received_at="2026-11-20T08:00:00Z")
+    seen = replace(RECORD.sightings[0], received_at="2026-11-21T23:59:59.999Z")
+    doc = indicator_doc(replace(RECORD, sources=(nl, until, de_other), sightings=(seen,)))
+    assert [s["status"] for s in doc["sources"]] == ["active", "active", "active"]
+    assert doc["sources"][1]["valid_until"] == "2026-11-22T00:00:00Z"
+    arrived = replace(seen, received_at="2026-11-22T00:00:00.000Z")  # the same instant
+    doc = indicator_doc(replace(RECORD, sources=(nl, until, de_other), sightings=(arrived,)))
+    assert [s["status"] for s in doc["sources"]] == ["active", "expired", "active"]
+    assert doc["confidence"] == 40 and doc["description"] == "login page"
+    assert doc["withdrawn_count"] == 1
+
+
+def test_a_lone_withdrawn_source_leaves_an_inactive_document() -> None:
+    for withdrawn in (
+        replace(RECORD.sources[0], revoked=True),
+        replace(
+            RECORD.sources[0],
+            received_at="2026-11-02T00:00:00Z",
+            valid_until="2026-11-02T00:00:00Z",
+        ),
+    ):
+        record = IndicatorRecord(key="k|v", kind="k", value="v", flags=(), sources=(withdrawn,))
+        doc = indicator_doc(record)
+        assert (doc["active"], doc["countries"], doc["partners"], doc["stix_ids"]) == (
+            "false",
+            [],
+            [],
+            [],
+        )
+        assert (doc["country_count"], doc["withdrawn_count"], doc["confidence"]) == (0, 1, None)
+        assert doc["source_tlps"] == ["green"] and doc["tlp_min"] == "green"
+        assert doc["sources"][0]["status"] in ("revoked", "expired")
+
+
+def test_sightings_carry_their_sectors_and_arrival() -> None:
+    seen = replace(
+        RECORD.sightings[0], sectors=("energy", "water"), received_at="2026-11-26T00:00:00Z"
+    )
+    other = replace(seen, sighting_id="sighting--2", sectors=("banking", "energy"))
+    doc = indicator_doc(replace(RECORD, sightings=(other, seen)))
+    assert [g["sectors"] for g in doc["sightings"]] == [["energy", "water"], ["banking", "energy"]]
+    assert doc["sightings"][0]["received_at"] == "2026-11-26T00:00:00Z"
+    assert doc["sighting_sectors"] == ["banking", "energy", "water"]
+
+
+def test_threats_are_a_document_field() -> None:
+    doc = indicator_doc(replace(RECORD, threats=("campaign--1", "malware--2")))
+    assert doc["threats"] == ["campaign--1", "malware--2"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    revoked=st.booleans(),
+    received_at=st.one_of(
+        st.none(), st.sampled_from(["2026-11-20T08:00:00Z", "2026-12-02T00:00:00Z"])
+    ),
+    valid_until=st.one_of(
+        st.none(), st.sampled_from(["2026-11-20T08:00:00.000Z", "2026-12-01T00:00:00Z"])
+    ),
+)
+def test_the_one_source_shortcut_agrees_on_withdrawn_sources(**fields: Any) -> None:
+    record = IndicatorRecord(
+        key="url|http://x.example/",
+        kind="url",
+        value="http://x.example/",
+        flags=(),
+        sources=(source("cert-de", "DE", confidence=70, labels=("c2",), **fields),),
+    )
+    assert indicator_doc(record) == general_doc(record)

@@ -213,3 +213,16 @@ def test_a_scorer_that_has_seen_other_records_scores_like_a_fresh_one(
     for other in near:
         warmed.process(record=other)
     assert score(rec, warmed) == score(rec, ScoreEnricher(settings=EnrichSettings()))
+
+
+def test_withdrawn_reports_add_nothing_to_the_score() -> None:
+    other = source(partner="cert-it", country="IT", confidence=100, reliability=1.0)
+    arrived = replace(base().sources[0], received_at="2026-10-05T00:00:00Z")
+    alone = replace(base(), sources=(arrived,))
+    revoked = replace(alone, sources=(arrived, replace(other, revoked=True)))
+    expired = replace(alone, sources=(arrived, replace(other, valid_until="2026-10-04T00:00:00Z")))
+    still_valid = replace(
+        alone, sources=(arrived, replace(other, valid_until="2026-10-06T00:00:00Z"))
+    )
+    assert score(revoked) == score(alone) == score(expired)
+    assert score(still_valid) > score(alone)
