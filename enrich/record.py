@@ -78,18 +78,17 @@ class IndicatorRecord:
 
     @property
     def countries(self) -> tuple[str, ...]:
-        """Distinct countries that reported or sighted it, sorted."""
-        found = {s.country for s in self.sources}
+        """Distinct countries of its active reports (active_sources) or sightings, sorted."""
+        found = {s.country for s in active_sources(self)}
         for sighting in self.sightings:
             found.update(sighting.countries)
         return tuple(sorted(found))
 
     @property
     def partners(self) -> tuple[str, ...]:
-        """Distinct partners that reported or sighted it, sorted."""
-        return tuple(
-            sorted({s.partner for s in self.sources} | {s.partner for s in self.sightings})
-        )
+        """Distinct partners of its active reports (active_sources) or sightings, sorted."""
+        reporters = {s.partner for s in active_sources(self)}
+        return tuple(sorted(reporters | {s.partner for s in self.sightings}))
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for serialisation."""
@@ -155,7 +154,10 @@ def is_withdrawn(source: SourceEntry, *, newest_ns: int | None) -> bool:
 def active_sources(record: IndicatorRecord) -> tuple[SourceEntry, ...]:
     """The sources that still count: neither revoked nor expired (is_withdrawn)."""
     sources = record.sources
-    if not any(s.revoked or s.valid_until for s in sources):
+    for s in sources:  # a plain loop: any() over a generator costs more, per merged record
+        if s.revoked or s.valid_until:
+            break
+    else:
         return sources  # nearly every record: nothing can be withdrawn, no times to compare
     newest = newest_received_ns(record)
     return tuple(s for s in sources if not is_withdrawn(s, newest_ns=newest))

@@ -52,6 +52,7 @@ CHANGES: list[RecordChanges] = [
     {"registered_domain": "a.example", "public_suffix": "example", "asn": 3215, "as_org": "X"},
     {"key": "k", "kind": "k", "value": "v", "flags": (), "techniques": (), "tactics": ("x",)},
     {"technique_names": ("Phishing",)},
+    {"threats": ("campaign--1", "malware--2")},
     {},
 ]
 
@@ -69,3 +70,17 @@ def test_evolve_gives_what_replace_gives_and_leaves_the_input_alone(
     snapshot = copy.deepcopy(RECORD)
     assert evolve(record=RECORD, **changes) == dataclasses.replace(RECORD, **changes)
     assert snapshot == RECORD
+
+
+def test_a_revoked_or_expired_report_no_longer_counts_for_its_partner_and_country() -> None:
+    de = dataclasses.replace(
+        SOURCE, stix_id="indicator--2", partner="cert-de", country="DE", received_at=SOURCE.version
+    )
+    revoked = dataclasses.replace(RECORD, sources=(dataclasses.replace(SOURCE, revoked=True), de))
+    expired = dataclasses.replace(
+        RECORD, sources=(dataclasses.replace(SOURCE, valid_until=SOURCE.version), de)
+    )
+    for record in (revoked, expired):
+        assert (record.countries, record.partners) == (("DE",), ("cert-de",))
+    both = dataclasses.replace(RECORD, sources=(SOURCE, de))
+    assert (both.countries, both.partners) == (("DE", "FR"), ("cert-de", "cert-fr"))
