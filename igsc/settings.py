@@ -263,3 +263,10 @@ def load_settings(
         return Settings(**values)
     except ValidationError as exc:
         raise _format_validation_error(exc, values) from exc
+
+
+def settings_from_env() -> Settings:
+    """Settings of a process started by another tool (a Celery worker or beat): the YAML
+    file named by IGSC_CONFIG, if any, and IGSC_* variables."""
+    path = os.environ.get("IGSC_CONFIG")
+    return load_settings(config_file=Path(path) if path else None)

@@ -6,16 +6,14 @@ empty (the embedded default), tasks run in-process with no broker at all.
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from igsc.settings import Settings, load_settings
+from igsc.settings import Settings, settings_from_env
 from igsc.wiring import LazyPorts
 from ingest.poll.result import PollTarget
 from ingest.poll.runner import poll_one
@@ -108,12 +106,6 @@ def make_celery(*, settings: Settings) -> Celery:
     worker_process_shutdown.connect(close_ports, weak=False)
     worker_shutdown.connect(close_ports, weak=False)
     return app
-
-
-def settings_from_env() -> Settings:
-    """Settings of a worker/beat process: the YAML file named by IGSC_CONFIG, if any."""
-    path = os.environ.get("IGSC_CONFIG")
-    return load_settings(config_file=Path(path) if path else None)
 
 
 _app: Celery | None = None

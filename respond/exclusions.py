@@ -1,14 +1,13 @@
 """Known-benign values that never open an incident: the operator's allowlist and the MISP
 warninglists (pymispwarninglists ships them), consulted only for subjects about to cross.
 
-Loading the 100+ warninglists takes seconds, so it happens on the first subject that needs
-it, not at start-up, and every answer is cached.
+Loading the 100+ warninglists takes seconds, so it happens once per process, on the first
+subject that needs it (not at start-up), and every answer is cached.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +18,6 @@ class Exclusions:
     def __init__(self, *, allowlist: Sequence[str], warninglists: Sequence[str]) -> None:
         self._allowed = frozenset(allowlist)
         self._wanted = frozenset(warninglists)  # empty: every list
-        self._lists: Any = None
-        self._lock = threading.Lock()
 
     def matching(self, *, key: str, value: str, use_warninglists: bool) -> str | None:
         """The name of the list the subject is on ("allowlist" or a warninglist), or None."""
@@ -28,19 +25,19 @@ class Exclusions:
             return "allowlist"
         if not use_warninglists:
             return None
-        return self._warninglist(value)
-
-    @functools.lru_cache(maxsize=65_536)  # noqa: B019 - one instance per process, on purpose
-    def _warninglist(self, value: str) -> str | None:
-        for found in self._loaded().search(value):
-            if not self._wanted or found.name in self._wanted:
-                return str(found.name)
+        for name in _lists_with(value):
+            if not self._wanted or name in self._wanted:
+                return name
         return None
 
-    def _loaded(self) -> Any:
-        with self._lock:
-            if self._lists is None:
-                from pymispwarninglists.api import WarningLists
 
-                self._lists = WarningLists(slow_search=False)
-            return self._lists
+@functools.lru_cache(maxsize=65_536)
+def _lists_with(value: str) -> tuple[str, ...]:
+    return tuple(str(found.name) for found in _warninglists().search(value))
+
+
+@functools.lru_cache(maxsize=1)
+def _warninglists() -> Any:
+    from pymispwarninglists.api import WarningLists
+
+    return WarningLists(slow_search=False)

@@ -132,6 +132,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True, kw_only=True):
     status: DeliveryStatus
     attempts: int = 0
     last_error: str = ""
+    last_attempt_at: str | None = None  # with attempts, when the next retry is due
     delivered_at: str | None = None
 
 

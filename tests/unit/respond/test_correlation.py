@@ -4,6 +4,7 @@ after they were resolved."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from igsc.respond_settings import Rule
@@ -38,7 +39,7 @@ def source(partner: str, country: str, hours: float, **extra: Any) -> dict[str, 
     return {
         "partner": partner,
         "country": country,
-        "stix_id": f"indicator--00000000-0000-4000-8000-{abs(hash((partner, hours))) % 10**12:012d}",
+        "stix_id": f"indicator--{uuid.uuid5(uuid.NAMESPACE_URL, f'{partner}/{hours}')}",
         "version": at(hours),
         "received_at": at(hours),
         "tlp": "green",
