@@ -317,6 +317,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="0-19",
         help="lower this worker's CPU priority, e.g. 10 when Elasticsearch shares the host",
     )
+    from igsc.app.respond_cli import add_respond_commands  # it imports this module
+
+    add_respond_commands(sub, parents=[config_option])
     return parser
 
 
