@@ -17,6 +17,7 @@ from igsc.records import INDICATORS_TOPIC, RAW_TOPIC, REJECTED_TOPIC
 from igsc.settings import Settings
 from igsc.wiring import Ports, topic
 from igsc.worker import Stage, StreamWorker
+from respond.pipeline import build_respond_stage
 
 
 class StageFactory(Protocol):
@@ -37,6 +38,11 @@ class StageSpec:
     factory: StageFactory
     in_pipeline: bool  # drained by `igsc run --once` and the demo
     summary: str  # one line for `igsc worker --help`
+
+
+def respond_stage(*, settings: Settings, ports: Ports, enrichers: Sequence[Enricher]) -> Stage:
+    """indicators → incidents and tickets (the enrichers are not needed)."""
+    return build_respond_stage(settings=settings, ports=ports)
 
 
 STAGES: tuple[StageSpec, ...] = (
@@ -63,6 +69,14 @@ STAGES: tuple[StageSpec, ...] = (
         factory=index_stage,
         in_pipeline=False,
         summary="re-read the indicators topic into an index (a rebuild, or a second index)",
+    ),
+    StageSpec(
+        name="respond",
+        input_topics=(INDICATORS_TOPIC,),
+        group="respond",
+        factory=respond_stage,
+        in_pipeline=True,
+        summary="indicators → cross-border incidents and each affected team's ticket",
     ),
 )
 

@@ -131,7 +131,7 @@ def test_an_allowlisted_value_never_opens_an_incident(stage: Any) -> None:
 
 
 def test_a_bad_document_is_dead_lettered_and_the_rest_of_the_batch_goes_on(stage: Any) -> None:
-    respond, recorder, _, _ = stage
+    respond, _, _, _ = stage
     good = versioned(
         doc(source("cert-de", "DE", 0), source("cert-fr", "FR", 1), source("cert-it", "IT", 2)),
         3,

@@ -12,14 +12,14 @@ from igsc.settings import load_settings
 from igsc.wiring import open_ports
 
 
-def test_names_are_unique_and_the_pipeline_is_extract_then_merge() -> None:
+def test_names_are_unique_and_the_pipeline_is_extract_merge_respond() -> None:
     assert len(set(stage_names())) == len(STAGES)
-    assert [s.name for s in pipeline_stages()] == ["extract", "merge"]
+    assert [s.name for s in pipeline_stages()] == ["extract", "merge", "respond"]
     assert "index" in stage_names()
 
 
 def test_an_unknown_stage_names_the_registered_ones() -> None:
-    with pytest.raises(ValueError, match="extract, merge, index"):
+    with pytest.raises(ValueError, match="extract, merge, index, respond"):
         stage_spec("nope")
 
 

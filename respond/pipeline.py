@@ -1,0 +1,45 @@
+"""Builds the respond stage from settings and ports (the stage registry names it).
+
+Playbook templates are compiled here, at start-up, so a template that does not compile stops
+the worker with the playbook named (exit 2), before any incident needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from igsc.records import utc_now_iso
+from igsc.settings import Settings
+from igsc.wiring import Ports, topic
+from respond.celery_app import CeleryDispatch, RespondCelery, make_respond_celery
+from respond.exclusions import Exclusions
+from respond.model import INCIDENTS_TOPIC
+from respond.render import compile_playbooks
+from respond.stage import RespondStage
+
+
+def respond_celery(
+    *, settings: Settings, ports: Ports, clock: Callable[[], str] = utc_now_iso
+) -> RespondCelery:
+    """The respond Celery app of this process: in-process tasks share its ports."""
+    return make_respond_celery(
+        settings=settings, ports=ports if settings.embedded_celery else None, clock=clock
+    )
+
+
+def build_respond_stage(
+    *, settings: Settings, ports: Ports, app: RespondCelery | None = None
+) -> RespondStage:
+    """indicators → incidents, with ticket work dispatched to Celery (or run in-process)."""
+    compile_playbooks(playbooks=settings.playbooks)  # fail at start-up, not at the first crossing
+    return RespondStage(
+        state=ports.state,
+        index=ports.index,
+        incidents_topic=topic(settings, INCIDENTS_TOPIC),
+        rules=settings.rules,
+        critical_sectors=settings.respond.critical_sectors,
+        exclusions=Exclusions(
+            allowlist=settings.respond.allowlist, warninglists=settings.respond.warninglists
+        ),
+        dispatch=CeleryDispatch(app=app or respond_celery(settings=settings, ports=ports)),
+    )
