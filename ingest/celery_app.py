@@ -54,7 +54,7 @@ def _config(settings: Settings) -> dict[str, Any]:
     }
     if settings.embedded_celery:
         return common | {
-            "broker_url": "memory://",
+            "broker_url": "memory://localhost/",
             "result_backend": "cache+memory://",
             "task_always_eager": True,
             "task_eager_propagates": True,

@@ -94,7 +94,10 @@ class RespondCelery(Celery):  # type: ignore[misc]
         """Escalate SLA breaches and retry due deliveries now; the number of jobs queued."""
         ctx = self.context()
         moment = now or self.igsc_clock()
-        jobs = escalate(ctx=ctx, now=moment) + pending_retries(ctx=ctx, now=moment)
+        # Retries first: the escalations claimed next are recorded pending, and must not be
+        # picked up a second time as retries in the same pass.
+        retries = pending_retries(ctx=ctx, now=moment)
+        jobs = retries + escalate(ctx=ctx, now=moment)
         self.enqueue(jobs=jobs)
         return len(jobs)
 
@@ -165,7 +168,7 @@ def _config(settings: Settings) -> dict[str, Any]:
     }
     if settings.embedded_celery:
         return common | {
-            "broker_url": "memory://",
+            "broker_url": "memory://localhost/",
             "task_always_eager": True,
             "task_eager_propagates": True,
         }

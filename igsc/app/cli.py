@@ -327,6 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `igsc` command."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Libraries' per-request and per-task lines (Elasticsearch transport, in-process Celery
+    # tasks) drown what igsc itself reports; their warnings still show.
+    for chatty in ("elastic_transport", "celery", "kombu"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         handler: Handler = args.handler
         return handler(args)
