@@ -40,6 +40,14 @@ def publish_corpus(settings: Settings) -> None:
     ports.close()
 
 
+def _without_arrivals(hit: Any) -> dict[str, Any]:
+    doc = {k: v for k, v in hit.items() if k != "version"}
+    for part in ("sources", "sightings"):
+        entries = doc.get(part) or ()
+        doc[part] = [{k: v for k, v in e.items() if k != "received_at"} for e in entries]
+    return doc
+
+
 def everything(index: Index) -> dict[str, dict[str, Any]]:
     index.refresh(schema=INDICATORS)
     docs: dict[str, dict[str, Any]] = {}
@@ -47,7 +55,8 @@ def everything(index: Index) -> dict[str, dict[str, Any]]:
     while True:
         page = index.search(schema=INDICATORS, query=query)
         # Versions count merge steps, which depend on batch boundaries; content must not.
-        docs.update({h["key"]: {k: v for k, v in h.items() if k != "version"} for h in page.hits})
+        # Arrival times belong to each publication (the reference is published separately).
+        docs.update({h["key"]: _without_arrivals(h) for h in page.hits})
         if page.after is None:
             return docs
         query = SearchQuery(size=1000, after=page.after)
