@@ -30,7 +30,7 @@ def test_without_a_broker_the_task_runs_in_process_and_publishes(tmp_path: Path)
         settings = make_settings(home=tmp_path, partners=[partner("cert-c", url)])
         app = make_celery(settings=settings)
         assert app.conf.task_always_eager is True
-        assert app.conf.broker_url == "memory://"
+        assert app.conf.broker_url == "memory://localhost/"
         result = app.tasks[TASK_NAME].delay("cert-c", url, COLLECTION).get(timeout=30)
     assert result["error"] is None and result["published"] == 7
     assert result["new_checkpoint"] == tiny.last_header
