@@ -61,6 +61,9 @@ class StreamTuning(BaseModel):
     fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000)
     # A worker retrying the same batch this long (a service down) says so in its log.
     stall_warning_s: float = Field(default=60.0, gt=0, le=86_400)
+    # Topics other tools read (Kafka's console consumer, Kafka Connect): one Kafka message
+    # per record, keyed, never packed in igsc's frames. Names inside the namespace.
+    plain_topics: tuple[str, ...] = ("incidents",)
 
 
 class IndexTuning(BaseModel):

@@ -87,6 +87,7 @@ def build_stream(settings: Settings) -> Stream:
             partitions=tuning.partitions,
             fetch_min_bytes=tuning.fetch_min_bytes,
             fetch_max_wait_ms=tuning.fetch_max_wait_ms,
+            plain_topics=frozenset(topic(settings, name) for name in tuning.plain_topics),
         )
     from igsc.adapters.sqlite_stream import SqliteStream
 

@@ -42,10 +42,11 @@ def encode_frames(records: Sequence[tuple[bytes, bytes]]) -> Iterator[bytes]:
         yield MAGIC + _U32.pack(count) + b"".join(parts)
 
 
-def decode_frame(data: bytes) -> list[tuple[bytes, bytes]]:
-    """The (key, value) records of a frame; a message that is not a frame is one record."""
+def decode_frame(data: bytes, *, key: bytes = b"") -> list[tuple[bytes, bytes]]:
+    """The (key, value) records of a frame; a message that is not a frame is one record,
+    under the message's own key."""
     if not data.startswith(MAGIC):
-        return [(b"", data)]
+        return [(key, data)]
     view = memoryview(data)
     (count,) = _U32.unpack_from(view, 4)
     pos = 8

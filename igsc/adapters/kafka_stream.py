@@ -1,6 +1,7 @@
 """Stream over Apache Kafka with kafka-python: idempotent acks=all producer, manual commits.
 
-Records are packed per partition into frames (see kafka_frames). A commit that ends inside a
+Records are packed per partition into frames (see kafka_frames), except on plain topics,
+which other tools read: one keyed Kafka message per record there. A commit that ends inside a
 frame stores the frame's offset with `skip=N` in the commit metadata, so a restarted member
 resumes exactly after the last committed record.
 """
@@ -48,8 +49,10 @@ class KafkaStream:
         client_id: str = "igsc",
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
+        plain_topics: frozenset[str] = frozenset(),
     ) -> None:
         self._bootstrap = bootstrap_from_url(url)
+        self._plain_topics = plain_topics
         self.fetch_tuning = (fetch_min_bytes, fetch_max_wait_ms)
         self._partitions = partitions
         self._client_id = client_id
@@ -110,11 +113,18 @@ class KafkaStream:
             for key, value in records:
                 by_partition[partition_of(key, count)].append((key, value))
             producer = self._get_producer()
-            futures = [
-                producer.send(topic, value=frame, partition=partition)
-                for partition, items in by_partition.items()
-                for frame in encode_frames(items)
-            ]
+            if topic in self._plain_topics:
+                futures = [
+                    producer.send(topic, key=key, value=value, partition=partition)
+                    for partition, items in by_partition.items()
+                    for key, value in items
+                ]
+            else:
+                futures = [
+                    producer.send(topic, value=frame, partition=partition)
+                    for partition, items in by_partition.items()
+                    for frame in encode_frames(items)
+                ]
             producer.flush()
         for future in futures:
             try:
@@ -208,7 +218,7 @@ class KafkaGroupConsumer:
         skip = self._skip_for(tp)
         for r in records:
             offset: int = r.offset  # type: ignore[attr-defined]
-            items = decode_frame(r.value or b"")  # type: ignore[attr-defined]
+            items = decode_frame(r.value or b"", key=r.key or b"")  # type: ignore[attr-defined]
             self._frame_sizes[(tp, offset)] = len(items)
             first = skip[1] if skip is not None and skip[0] == offset else 0
             for index in range(first, len(items)):

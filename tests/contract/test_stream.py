@@ -17,10 +17,14 @@ from tests.conftest import require_service
 PARTITIONS = 4
 
 
-@pytest.fixture(params=["sqlite", "kafka"])
-def stream(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stream]:
-    if request.param == "kafka":
-        made: Stream = KafkaStream(url=f"kafka://{require_service('kafka')}", partitions=PARTITIONS)
+@pytest.fixture(params=["sqlite", "kafka", "kafka-plain"])
+def stream(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[Stream]:
+    if request.param.startswith("kafka"):
+        # kafka-plain: the test's topic is one other tools read (one Kafka message per record)
+        plain = frozenset({unique}) if request.param == "kafka-plain" else frozenset()
+        made: Stream = KafkaStream(
+            url=f"kafka://{require_service('kafka')}", partitions=PARTITIONS, plain_topics=plain
+        )
     else:
         made = SqliteStream(path=tmp_path / "stream.db", partitions=PARTITIONS)
     yield made

@@ -154,6 +154,21 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
                     worker.wait()
 
 
+def console_consumer(topic: str, *, want: int) -> list[tuple[str, dict[str, Any]]]:
+    """(key, JSON value) of each message, read by Kafka's own console consumer."""
+    done = subprocess.run(
+        [str(REPO / "deploy/local/services"), "kafka-tool",
+         "org.apache.kafka.tools.consumer.ConsoleConsumer",
+         "--bootstrap-server", require_service("kafka"), "--topic", topic, "--from-beginning",
+         "--max-messages", str(want), "--timeout-ms", "20000",
+         "--property", "print.key=true", "--property", "key.separator=\t"],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) == want, (done.stdout, done.stderr)
+    return [(key, orjson.loads(value)) for key, value in (ln.split("\t", 1) for ln in lines)]
+
+
 def _celery_worker(config: Path, settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
     log = (tmp_path / "celery.log").open("wb")
     return subprocess.Popen(
@@ -211,6 +226,14 @@ def test_three_countries_open_one_incident_and_each_team_gets_one_ticket(world: 
     wait_for(lambda: all_delivered(world, TEAMS, revision=2), what="three updated tickets")
     [updated] = world.incidents()
     assert updated["id"] == incident["id"] and updated["countries"] == ["DE", "ES", "FR", "IT"]
+    if world.mode == "real":
+        # The incidents topic is for other tools: one keyed JSON message per change.
+        changes = console_consumer(f"{world.settings.namespace}.incidents", want=2)
+        assert [key for key, _ in changes] == [incident["id"]] * 2
+        assert [(c["id"], c["version"], c["countries"]) for _, c in changes] == [
+            (incident["id"], incident["version"], ["DE", "FR", "IT"]),
+            (incident["id"], updated["version"], ["DE", "ES", "FR", "IT"]),
+        ]
     tickets = world.tickets()
     assert len(world.store.search()) == 4 and sorted(tickets) == [
         "de-oncall",

@@ -22,3 +22,9 @@ def test_big_batches_are_split_under_the_size_limit() -> None:
 
 def test_a_plain_message_from_another_producer_is_one_record() -> None:
     assert decode_frame(b'{"type": "indicator"}') == [(b"", b'{"type": "indicator"}')]
+
+
+def test_a_plain_message_keeps_its_own_kafka_key() -> None:
+    assert decode_frame(b'{"id": "incident--1"}', key=b"incident--1") == [
+        (b"incident--1", b'{"id": "incident--1"}')
+    ]
