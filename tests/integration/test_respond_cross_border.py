@@ -12,146 +12,57 @@ changes nothing.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import yaml
 
-from enrich.pipeline import enrichers_for
-from igsc.app.stages import drain_pipeline
-from igsc.ports import SearchQuery
-from igsc.settings import Settings, load_settings
 from igsc.stix_time import format_us, instant_ns
-from igsc.wiring import Ports, open_ports
-from ingest.publish import publish_objects
 from respond.celery_app import make_respond_celery
 from respond.delivery import first_message_id
-from respond.incidents import INCIDENTS
-from respond.model import DeliveryStatus, Ticket, TicketState
-from respond.tickets import TicketStore
+from respond.model import TicketState
 from tests.conftest import require_service
-from tests.support.respond_peers import (
-    SmtpSink,
-    WebhookReceiver,
-    four_countries,
-    indicator_bundle,
-    text_and_html,
+from tests.support.respond_peers import text_and_html
+from tests.support.respond_world import (
+    REPO,
+    World,
+    all_delivered,
+    celery_worker,
+    open_world,
+    stop,
+    wait_for,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 IT_REPORT = "indicator--c3333333-3333-4333-8333-333333333333"
 SUBJECT = "domain-name|evil-campaign.example"
 TEAMS = ("de-oncall", "fr-oncall", "it-oncall")
 
 
-@dataclass
-class World:
-    settings: Settings
-    ports: Ports
-    receiver: WebhookReceiver
-    smtp: SmtpSink
-    store: TicketStore
-    mode: str
-
-    def publish(self, partner: str, stix_id: str, spelling: str) -> None:
-        bundle = orjson.loads(indicator_bundle(stix_id=stix_id, spelling=spelling))
-        result = publish_objects(
-            settings=self.settings,
-            stream=self.ports.stream,
-            partner=self.settings.partner(partner),
-            objects=bundle["objects"],
-        )
-        assert result.published == 1, result.reasons
-
-    def drain(self, generation: str = "") -> dict[str, int]:
-        return drain_pipeline(
-            settings=self.settings,
-            ports=self.ports,
-            enrichers=enrichers_for(self.settings),
-            generation=generation,
-        )
-
-    def incidents(self) -> list[dict[str, Any]]:
-        self.ports.index.refresh(schema=INCIDENTS)
-        page = self.ports.index.search(schema=INCIDENTS, query=SearchQuery(size=100))
-        return [dict(hit) for hit in page.hits]
-
-    def tickets(self) -> dict[str, Ticket]:
-        return {t.team: t for t in self.store.search()}
-
-
-def wait_for(check: Callable[[], bool], *, what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def delivered(ticket: Ticket, channel: str, revision: int) -> bool:
-    return any(
-        d.channel == channel and d.revision == revision and d.status is DeliveryStatus.DELIVERED
-        for d in ticket.deliveries
-    )
-
-
-def all_delivered(world: World, teams: tuple[str, ...], revision: int) -> bool:
-    tickets = world.tickets()
-    return all(
-        team in tickets
-        and all(delivered(tickets[team], ch, revision) for ch in ("store", "webhook", "email"))
-        for team in teams
-    )
+def it_reports_red(values: dict[str, Any]) -> None:
+    for partner in values["partners"]:
+        if partner["id"] == "cert-it":
+            partner["default_tlp"] = "red"  # its unmarked reports are TLP:RED
 
 
 @pytest.fixture(params=["embedded", "real"])
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    mode = request.param
-    with WebhookReceiver() as receiver, SmtpSink() as smtp:
-        values = four_countries(receiver=receiver, smtp=smtp, clearance={"it-oncall": "red"})
-        for partner in values["partners"]:
-            if partner["id"] == "cert-it":
-                partner["default_tlp"] = "red"  # its unmarked reports are TLP:RED
-        values |= {"home": str(tmp_path / "home"), "namespace": "r" + uuid.uuid4().hex[:10]}
-        if mode == "real":
-            values |= {
-                "stream_url": f"kafka://{require_service('kafka')}",
-                "index_url": f"http://{require_service('elasticsearch')}",
-                "state_url": f"redis://{require_service('redis')}/0",
-                "celery_broker_url": f"redis://{require_service('redis')}/12",
-            }
-        config = tmp_path / "igsc.yaml"
-        config.write_text(yaml.safe_dump(values))
-        settings = load_settings(config_file=config)
-        worker = _celery_worker(config, settings, tmp_path) if mode == "real" else None
+    with open_world(
+        mode=request.param,
+        tmp_path=tmp_path,
+        clearance={"it-oncall": "red"},
+        configure=it_reports_red,
+    ) as made:
+        worker = celery_worker(made, log=tmp_path / "celery.log") if made.mode == "real" else None
         try:
-            with open_ports(settings) as ports:
-                yield World(
-                    settings=settings,
-                    ports=ports,
-                    receiver=receiver,
-                    smtp=smtp,
-                    store=TicketStore(state=ports.state, index=ports.index),
-                    mode=mode,
-                )
+            yield made
         finally:
             if worker is not None:
-                worker.terminate()
-                try:
-                    worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+                stop(worker)
 
 
 def console_consumer(topic: str, *, want: int) -> list[tuple[str, dict[str, Any]]]:
@@ -167,17 +78,6 @@ def console_consumer(topic: str, *, want: int) -> list[tuple[str, dict[str, Any]
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) == want, (done.stdout, done.stderr)
     return [(key, orjson.loads(value)) for key, value in (ln.split("\t", 1) for ln in lines)]
-
-
-def _celery_worker(config: Path, settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
-    log = (tmp_path / "celery.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "respond.celery_app", "worker",
-         "--pool=solo", "--loglevel=INFO", "--without-heartbeat", "--without-gossip",
-         "--without-mingle", "-n", f"{settings.namespace}@localhost"],
-        cwd=REPO, env={**os.environ, "IGSC_CONFIG": str(config)},
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
 
 
 def test_three_countries_open_one_incident_and_each_team_gets_one_ticket(world: World) -> None:
