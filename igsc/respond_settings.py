@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from igsc.partners import Secret
+from igsc.server_settings import ApiRootSettings, CollectionSettings
 from igsc.tlp import TLP_NAMES
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
@@ -270,6 +271,39 @@ class Delivery(BaseModel):
     escalation_check_s: float = Field(default=60.0, ge=1, le=3600)  # Celery beat period
 
 
+class IncidentsCollection(BaseModel):
+    """The collection of igsc's own TAXII server that incidents are published to, as STIX 2.1
+    `incident` objects with their evidence (respond/stix_incidents.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_root: str = Field(min_length=1)  # an id of taxii.api_roots
+    collection: str = Field(min_length=1)  # the collection's id or alias in that API root
+
+    def resolve(
+        self, api_roots: tuple[ApiRootSettings, ...]
+    ) -> tuple[ApiRootSettings, CollectionSettings]:
+        """The configured API root and collection; ValueError naming the key if either is
+        not configured."""
+        roots = {root.id: root for root in api_roots}
+        root = roots.get(self.api_root)
+        if root is None:
+            known = ", ".join(sorted(roots)) or "none is configured"
+            raise ValueError(
+                f"respond.incidents_collection.api_root: no API root {self.api_root!r} in "
+                f"taxii.api_roots ({known})"
+            )
+        wanted = self.collection.lower()
+        for collection in root.collections:
+            if wanted in (collection.id, collection.alias):
+                return root, collection
+        known = ", ".join(c.alias or c.id for c in root.collections) or "it has none"
+        raise ValueError(
+            f"respond.incidents_collection.collection: API root {root.id!r} has no collection "
+            f"{self.collection!r} ({known})"
+        )
+
+
 class RespondSettings(BaseModel):
     """Everything the respond stage and its delivery tasks read besides rules and teams."""
 
@@ -293,6 +327,9 @@ class RespondSettings(BaseModel):
         "government-national",
         "defense",
     )
+    # Publish incidents (STIX 2.1 `incident` + evidence) to this TAXII collection; None: not
+    # published. Checked against taxii.api_roots at start-up (igsc.settings).
+    incidents_collection: IncidentsCollection | None = None
 
     @model_validator(mode="after")
     def _sane(self) -> RespondSettings:

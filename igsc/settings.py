@@ -156,6 +156,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"rule {rule.id!r}: playbook {rule.playbook!r} does not exist ({known})"
                 )
+        if self.respond.incidents_collection is not None:
+            self.respond.incidents_collection.resolve(self.taxii.api_roots)
         partners = {p.id for p in self.partners}
         for team in self.teams:
             if team.partner not in partners:

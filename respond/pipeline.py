@@ -11,11 +11,16 @@ from collections.abc import Callable
 from igsc.records import utc_now_iso
 from igsc.settings import Settings
 from igsc.wiring import Ports, topic
+from ingest.server.access import Target
+from ingest.server.add_objects import DirectAdd
+from ingest.server.clock import DateAddedClock
+from ingest.server.store import VersionStore
 from respond.celery_app import CeleryDispatch, RespondCelery, make_respond_celery
 from respond.exclusions import Exclusions
 from respond.model import INCIDENTS_TOPIC
 from respond.render import compile_playbooks
 from respond.stage import RespondStage
+from respond.stix_incidents import IncidentCollection
 
 
 def respond_celery(
@@ -42,4 +47,20 @@ def build_respond_stage(
             allowlist=settings.respond.allowlist, warninglists=settings.respond.warninglists
         ),
         dispatch=CeleryDispatch(app=app or respond_celery(settings=settings, ports=ports)),
+        publication=incident_collection(settings=settings, ports=ports),
     )
+
+
+def incident_collection(*, settings: Settings, ports: Ports) -> IncidentCollection | None:
+    """The TAXII collection incidents are published to, written through the TAXII store's own
+    write path on this process's ports; None if respond.incidents_collection is not set."""
+    configured = settings.respond.incidents_collection
+    if configured is None:
+        return None
+    root, collection = configured.resolve(settings.taxii.api_roots)  # checked at load
+    writer = DirectAdd(
+        store=VersionStore(index=ports.index),
+        clock=DateAddedClock(state=ports.state),
+        target=Target(root=root, collection=collection),
+    )
+    return IncidentCollection(writer=writer, namespace=settings.namespace)

@@ -3,7 +3,8 @@
 The indicators topic is keyed by observable, so one worker owns every (rule, observable)
 subject: its correlation state (the subject's current incident) has one writer. Each batch:
 documents → evidence per rule → the next incident of each subject (a pure function of the
-evidence, respond/incidents.py) → the incidents index (the sink) and ticket dispatch →
+evidence, respond/incidents.py) → the incidents index and, if configured, the incidents TAXII
+collection (the sink) and ticket dispatch →
 the incidents topic → the correlation state (after_publish, once the outputs are durable).
 A redelivered batch recomputes the same incidents, which the index, the dispatch and the
 ticket store all take as no-ops.
@@ -22,16 +23,24 @@ import orjson
 from igsc.ports import Index, IndexDoc, Message, State
 from igsc.records import Rejection, rejection
 from igsc.respond_settings import Distinct, Rule, SubjectKind
-from igsc.stix_time import StixTimeError, instant_ns
+from igsc.stix_time import StixTimeError, format_us, instant_ns
 from igsc.worker import StageOutput
 from respond.evidence import RuleScope
-from respond.exclusions import Exclusions
+from respond.exclusions import BENIGN, BenignMatch, Exclusions
 from respond.incidents import INCIDENTS, Findings, incident_doc, next_incident
 from respond.model import Incident, decode_incident, encode, resolved_marker_key
 
 log = logging.getLogger(__name__)
 
 CORRELATION_TABLE = "respond"
+
+
+class IncidentPublication(Protocol):
+    """Writes incident changes to a shared TAXII collection (respond/stix_incidents.py)."""
+
+    def publish(self, *, incidents: Sequence[Incident]) -> None:
+        """Store every change durably, or raise: part of the sink, like the index write."""
+        ...
 
 
 class TicketDispatch(Protocol):
@@ -69,6 +78,7 @@ class RespondStage:
         critical_sectors: tuple[str, ...],
         exclusions: Exclusions,
         dispatch: TicketDispatch,
+        publication: IncidentPublication | None = None,
     ) -> None:
         self._state = state
         self._index = index
@@ -83,11 +93,15 @@ class RespondStage:
         )
         self._exclusions = exclusions
         self._dispatch = dispatch
+        self._publication = publication
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Evaluate every rule on the batch's documents; publish what changed."""
         rejected: list[Rejection] = []
-        subjects = self._candidates(_latest_documents(messages, rejected))
+        benign: list[BenignMatch] = []
+        subjects = self._candidates(_latest_documents(messages, rejected), benign)
+        if benign:  # why these opened nothing, for `igsc lookup` (versioned: replays no-op)
+            self._index.bulk_upsert(schema=BENIGN, docs=[b.index_doc() for b in benign])
         if not subjects:
             return StageOutput(rejected=rejected)
         previous = self._load([s.key for s in subjects])
@@ -111,6 +125,8 @@ class RespondStage:
             return StageOutput(rejected=rejected)
         incidents = list(changed.values())
         self._index_incidents(incidents, rejected)  # the sink first
+        if self._publication is not None:  # the TAXII collection is part of the sink
+            self._publication.publish(incidents=incidents)
         self._dispatch.dispatch(incidents=incidents)
         rows = {_row_key(key): encode(incident) for key, incident in changed.items()}
         return StageOutput(
@@ -119,7 +135,9 @@ class RespondStage:
             after_publish=lambda: self._state.put_rows(table=CORRELATION_TABLE, rows=rows),
         )
 
-    def _candidates(self, docs: Sequence[dict[str, Any]]) -> list[_Subject]:
+    def _candidates(
+        self, docs: Sequence[dict[str, Any]], benign: list[BenignMatch]
+    ) -> list[_Subject]:
         """(rule, document) pairs that may cross or may change an incident.
 
         A document whose distinct countries (or partners) are fewer than the threshold and
@@ -138,14 +156,23 @@ class RespondStage:
                     continue
                 if not scope.admits(doc=doc):
                     continue
-                benign = self._exclusions.matching(
+                listed = self._exclusions.matching(
                     key=str(doc.get("key")),
                     value=str(doc.get("value")),
                     use_warninglists=rule.exclude_warninglists,
                 )
-                if benign is not None:
+                if listed is not None:
                     log.info(
-                        "rule %s: %s is on %s, not correlated", rule.id, doc.get("key"), benign
+                        "rule %s: %s is on %s, not correlated", rule.id, doc.get("key"), listed
+                    )
+                    benign.append(
+                        BenignMatch(
+                            subject=str(doc.get("key")),
+                            rule=rule.id,
+                            list_name=listed,
+                            at=format_us(_newest_us(doc)),
+                            version=int(doc.get("version") or 0),
+                        )
                     )
                     continue
                 found.append(_Subject(scope=scope, doc=doc))

@@ -186,29 +186,12 @@ class AddObjects:
                 failures.append(_detail(get("id"), get("modified") or get("created"), str(exc)))
                 rejections.append(converter.rejection(obj=obj, reason=str(exc)))
                 continue
-            version = admitted.version
-            slot = version_key(version) if version else "-"
-            if version is not None and (obj["id"], slot) in seen:
-                failures.append(_detail(obj["id"], version, _DUPLICATE))
+            one = _valid(admitted, target=target, publisher=publisher.id)
+            if one.version is not None and (obj["id"], one.slot) in seen:
+                failures.append(_detail(obj["id"], one.version, _DUPLICATE))
                 continue
-            seen.add((obj["id"], slot))
-            ident = doc_id(
-                api_root=target.root.id,
-                collection=target.collection.id,
-                stix_id=obj["id"],
-                slot=slot,
-                publisher=publisher.id,
-            )
-            valid.append(
-                _Valid(
-                    obj=obj,
-                    admitted=admitted,
-                    version=version,
-                    slot=slot,
-                    level=admitted.level,
-                    doc_id=ident,
-                )
-            )
+            seen.add((obj["id"], one.slot))
+            valid.append(one)
         return valid, failures, rejections
 
     def _land(
@@ -265,7 +248,8 @@ class AddObjects:
         scope = f"{target.root.id}:{target.collection.id}"
         reservation = self._clock.reserve(scope=scope, count=len(unique))
         try:
-            docs, stamped = _Bodies(submission).docs(objects=unique, start=reservation.start)
+            bodies = _Bodies(target=target, publisher=submission.partner.id)
+            docs, stamped = bodies.docs(objects=unique, start=reservation.start)
             existing = searched.result()
             stored = {i: (str(h["version"]), str(h["date_added"])) for i, h in existing.items()}
             fresh = [v for v in unique if v.doc_id not in existing]
@@ -312,11 +296,26 @@ class AddObjects:
         return True
 
 
+def _valid(admitted: Admitted, *, target: Target, publisher: str) -> _Valid:
+    """An admitted object with its version slot and its document id in the collection."""
+    obj, version = admitted.obj, admitted.version
+    slot = version_key(version) if version else "-"
+    ident = doc_id(
+        api_root=target.root.id,
+        collection=target.collection.id,
+        stix_id=obj["id"],
+        slot=slot,
+        publisher=publisher,
+    )
+    return _Valid(
+        obj=obj, admitted=admitted, version=version, slot=slot, level=admitted.level, doc_id=ident
+    )
+
+
 class _Bodies:
     """Index documents of one submission; what every object shares is computed once."""
 
-    def __init__(self, submission: Submission) -> None:
-        target, publisher = submission.target, submission.partner.id
+    def __init__(self, *, target: Target, publisher: str) -> None:
         self._shared = {
             "api_root": target.root.id,
             "collection": target.collection.id,
@@ -358,3 +357,69 @@ class _Bodies:
             "version": version,
             "object": obj,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Landed:
+    """What one DirectAdd call did."""
+
+    landed: int  # documents written now
+    already: int  # (id, version, publisher) already stored: nothing written
+
+
+class DirectAdd:
+    """Objects igsc adds to one collection itself (the respond stage's incidents).
+
+    Each object is stored exactly as Add Objects stores a partner's POST: admitted by the same
+    entrance (`admit`), deduplicated by the same document ids, dated by the same date_added
+    clock, written as the same documents (`_Bodies`: `visible_to` from igsc.visibility for the
+    object's TLP and its publisher), so GET objects, manifest and versions, and deletion by
+    the publisher, treat them like any posted object. Unlike a POST they are not forwarded to
+    the raw topic (they come out of the pipeline; forwarding would feed them back in) and get
+    no status resource: `add` returns once they are readable, or raises.
+    """
+
+    def __init__(self, *, store: VersionStore, clock: DateAddedClock, target: Target) -> None:
+        self._versions = store
+        self._clock = clock
+        self._target = target
+
+    def add(self, *, objects: Sequence[tuple[str, dict[str, Any]]]) -> Landed:
+        """Store (publisher, object) pairs not stored yet; readable when this returns.
+
+        RejectedInput if an object fails the entrance (nothing is stored then);
+        TransientFailure if the store refused a document or could not be reached.
+        """
+        target = self._target
+        unique: dict[str, tuple[str, _Valid]] = {}
+        for publisher, obj in objects:
+            one = _valid(admit(obj, default_tlp=Tlp.RED), target=target, publisher=publisher)
+            unique.setdefault(one.doc_id, (publisher, one))
+        if not unique:
+            return Landed(landed=0, already=0)
+        existing = self._versions.live_by_id(doc_ids=list(unique))
+        fresh = [pair for ident, pair in unique.items() if ident not in existing]
+        if not fresh:
+            return Landed(landed=0, already=len(existing))
+        scope = f"{target.root.id}:{target.collection.id}"
+        reservation = self._clock.reserve(scope=scope, count=len(fresh))
+        try:
+            docs: list[IndexDoc] = []
+            bodies: dict[str, _Bodies] = {}
+            for offset, (publisher, one) in enumerate(fresh):
+                shared = bodies.setdefault(publisher, _Bodies(target=target, publisher=publisher))
+                docs += shared.docs(objects=[one], start=reservation.start + offset)[0]
+            result = self._versions.land(docs=docs)
+            if result.failed:
+                reasons = "; ".join(f"{f.id}: {f.reason}" for f in result.failed[:3])
+                raise TransientFailure(
+                    f"the TAXII store refused {len(result.failed)} of {len(docs)} "
+                    f"documents ({reasons})"
+                )
+            if not self._versions.searchable_on_write:
+                # Readers never pass a reserved block, so the block is released only once
+                # its documents are searchable: after the store's next scheduled refresh.
+                self._versions.await_searchable()
+        finally:
+            self._clock.release(reservation=reservation)
+        return Landed(landed=len(docs), already=len(existing))
