@@ -185,7 +185,7 @@ def _config(settings: Settings) -> dict[str, Any]:
 def _redis_redelivery(settings: Settings) -> dict[str, Any]:
     """How soon a killed worker's unacknowledged task runs again on Redis.
 
-    kombu looks for tasks past their visibility timeout every `interval × throttle` seconds,
+    kombu looks for tasks past their visibility timeout every `interval * throttle` seconds,
     100 s by default: a killed worker's ticket would wait that long on top of the timeout.
     A look is one ZRANGE on the unacked index, so every few seconds costs nothing."""
     timeout = settings.respond.delivery.visibility_timeout_s

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from igsc.ports import Index, IndexDoc, Message, State
+from igsc.ports import Index, IndexDoc, IndexSchema, Message, State
 from igsc.records import Rejection, rejection
 from igsc.respond_settings import Distinct, Rule, SubjectKind
 from igsc.stix_time import StixTimeError, format_us, instant_ns
@@ -83,6 +83,7 @@ class RespondStage:
         self._state = state
         self._index = index
         index.ensure(schema=INCIDENTS)
+        index.ensure(schema=BENIGN)
         self._incidents_topic = incidents_topic
         # Threat subjects (a campaign shared by many observables) span partitions of the
         # indicators topic and need a re-keyed evidence topic: not evaluated here (yet).
@@ -101,7 +102,7 @@ class RespondStage:
         benign: list[BenignMatch] = []
         subjects = self._candidates(_latest_documents(messages, rejected), benign)
         if benign:  # why these opened nothing, for `igsc lookup` (versioned: replays no-op)
-            self._index.bulk_upsert(schema=BENIGN, docs=[b.index_doc() for b in benign])
+            self._index_docs(BENIGN, [b.index_doc() for b in benign], rejected)
         if not subjects:
             return StageOutput(rejected=rejected)
         previous = self._load([s.key for s in subjects])
@@ -170,7 +171,7 @@ class RespondStage:
                             subject=str(doc.get("key")),
                             rule=rule.id,
                             list_name=listed,
-                            at=format_us(_newest_us(doc)),
+                            at=_benign_time(doc),
                             version=int(doc.get("version") or 0),
                         )
                     )
@@ -194,12 +195,17 @@ class RespondStage:
 
     def _index_incidents(self, incidents: list[Incident], rejected: list[Rejection]) -> None:
         docs = [IndexDoc(id=i.id, version=i.version, body=incident_doc(i)) for i in incidents]
-        result = self._index.bulk_upsert(schema=INCIDENTS, docs=docs)
+        self._index_docs(INCIDENTS, docs, rejected)
+
+    def _index_docs(
+        self, schema: IndexSchema, docs: list[IndexDoc], rejected: list[Rejection]
+    ) -> None:
+        result = self._index.bulk_upsert(schema=schema, docs=docs)
         for failure in result.failed:
             rejected.append(
                 rejection(
                     stage=self.name,
-                    reason=f"incidents index refused {failure.id}: {failure.reason}",
+                    reason=f"{schema.name} index refused {failure.id}: {failure.reason}",
                     partner=None,
                     stix_id=None,
                     payload=failure.id,
@@ -234,6 +240,13 @@ def _newest_us(doc: dict[str, Any]) -> int:
                 times.append(instant_ns(sighting[name]) // 1000)
                 break
     return max(times)
+
+
+def _benign_time(doc: dict[str, Any]) -> str:
+    try:
+        return format_us(_newest_us(doc))
+    except (KeyError, TypeError, ValueError, StixTimeError):
+        return ""  # the time is only shown; a bad one must not stop the batch
 
 
 def _latest_documents(

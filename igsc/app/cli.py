@@ -109,6 +109,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     from enrich.merged_records import MergedRecords
     from enrich.pipeline import enrichers_for
     from igsc.tlp import TLP_BY_NAME
+    from respond.exclusions import benign_matches
 
     try:
         candidate_keys(text=args.text)  # refuse bad input before opening (or creating) an index
@@ -126,13 +127,20 @@ def cmd_lookup(args: argparse.Namespace) -> int:
             records=records,
             half_life_days=settings.enrich.decay_half_life_days,
         )
+        benign = (
+            benign_matches(index=ports.index, subject=result.key)
+            if result.document is not None and result.key
+            else []
+        )
     if result.withheld:
         print(f"igsc: {result.key} is marked above TLP:{args.tlp.upper()}", file=sys.stderr)
         return 1
     if result.document is None:
         print(f"igsc: not found: {' or '.join(result.candidates)}", file=sys.stderr)
         return 1
-    sys.stdout.write(orjson.dumps(result.document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    # Why a value many countries reported opened no incident: the list that matched, per rule.
+    shown = {**result.document, "benign": benign} if benign else result.document
+    sys.stdout.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 
 

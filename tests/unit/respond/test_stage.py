@@ -14,7 +14,7 @@ from igsc.adapters.sqlite_index import SqliteIndex
 from igsc.adapters.sqlite_state import SqliteState
 from igsc.ports import Message, SearchQuery
 from igsc.respond_settings import Rule
-from respond.exclusions import Exclusions
+from respond.exclusions import BENIGN, Exclusions, benign_matches
 from respond.incidents import INCIDENTS
 from respond.model import Incident, decode_incident
 from respond.stage import RespondStage
@@ -123,11 +123,15 @@ def test_a_fourth_country_updates_the_same_incident(stage: Any) -> None:
 
 
 def test_an_allowlisted_value_never_opens_an_incident(stage: Any) -> None:
-    respond, recorder, _, _ = stage
+    respond, recorder, _, index = stage
     benign = doc(source("cert-de", "DE", 0), source("cert-fr", "FR", 1), source("cert-it", "IT", 2))
     benign = {**benign, "key": "domain-name|benign.example", "value": "benign.example"}
     assert run(respond, messages(benign)) == []
     assert recorder.incidents == []
+    index.refresh(schema=BENIGN)
+    assert benign_matches(index=index, subject="domain-name|benign.example") == [
+        {"rule": "cross-border", "list": "allowlist", "at": at(2)}
+    ]
 
 
 def test_a_bad_document_is_dead_lettered_and_the_rest_of_the_batch_goes_on(stage: Any) -> None:
@@ -148,13 +152,17 @@ def test_a_bad_document_is_dead_lettered_and_the_rest_of_the_batch_goes_on(stage
 
 
 def test_a_value_on_a_misp_warninglist_never_opens_an_incident(stage: Any) -> None:
-    respond, recorder, _, _ = stage
+    respond, recorder, _, index = stage
     popular = doc(
         source("cert-de", "DE", 0), source("cert-fr", "FR", 1), source("cert-it", "IT", 2)
     )
     popular = {**popular, "key": "domain-name|google.com", "value": "google.com"}
     assert run(respond, messages(popular)) == []
     assert recorder.incidents == []
+    index.refresh(schema=BENIGN)
+    [match] = benign_matches(index=index, subject="domain-name|google.com")
+    assert match["rule"] == "cross-border" and match["list"] != "allowlist"
+    assert match["list"] in Exclusions(allowlist=(), warninglists=()).lists_with("google.com")
     lists = Exclusions(allowlist=(), warninglists=())
     assert lists.matching(key="domain-name|google.com", value="google.com", use_warninglists=True)
     assert not lists.matching(key="k", value="google.com", use_warninglists=False)

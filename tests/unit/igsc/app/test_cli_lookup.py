@@ -13,6 +13,7 @@ from igsc.app.cli import main
 from igsc.ports import IndexDoc
 from igsc.settings import load_settings
 from igsc.wiring import build_index
+from respond.exclusions import BENIGN, BenignMatch
 
 KEY = "domain-name|evil.example"
 
@@ -54,6 +55,30 @@ def test_lookup_prints_the_indexed_document(home: Path, capsys: pytest.CaptureFi
     assert main(["lookup", "EVIL.Example."]) == 0
     printed = orjson.loads(capsys.readouterr().out)
     assert printed["key"] == KEY and printed["value"] == "evil.example"
+
+
+def test_lookup_says_which_list_kept_a_rule_from_correlating_it(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _index_one(KEY)
+    index = build_index(load_settings(config_file=None))
+    try:  # what the respond stage records when the allowlist stops a crossing
+        index.ensure(schema=BENIGN)
+        match = BenignMatch(
+            subject=KEY, rule="cross-border", list_name="allowlist", at="2026-11-20T08:00:00Z",
+            version=3,
+        )  # fmt: skip
+        index.bulk_upsert(schema=BENIGN, docs=[match.index_doc()])
+    finally:
+        index.close()
+    assert main(["lookup", "evil.example"]) == 0
+    printed = orjson.loads(capsys.readouterr().out)
+    assert printed["benign"] == [
+        {"rule": "cross-border", "list": "allowlist", "at": "2026-11-20T08:00:00Z"}
+    ]
+    _index_one("domain-name|other.example")
+    assert main(["lookup", "other.example"]) == 0
+    assert "benign" not in orjson.loads(capsys.readouterr().out)
 
 
 def test_lookup_of_an_unknown_observable_exits_1_naming_the_key(
