@@ -24,8 +24,14 @@ canonical key) came from partners' reports too, so it is there only when at leas
 counted evidence item is TLP:CLEAR or GREEN: then any reader can read that report and the
 value anyway; otherwise a reader not cleared for the rest would learn the value of an AMBER
 or RED report from the incident. No partner, country, STIX id or sector of other evidence
-appears on it. Its `created`/`modified` are evidence times (the crossing, the latest
-timeline entry), as `opened_at`/`updated_at` are: see "Known gaps" in docs/architecture.md.
+appears on it. One thing it does share: `created` is `opened_at` and `modified` comes from
+the timeline, evidence times both, so when the report that crossed the threshold was RED,
+every reader learns when (never what, whose or from where) it arrived; tickets
+(respond/visibility.py) withhold such times, but a STIX object cannot omit them.
+
+The extension-definition object itself is not published: objects name an extension by its
+id, and the definition is OASIS's (cti-stix-common-objects); a copy under igsc's name would
+be a second publisher's version of an object igsc does not own.
 
 `modified` must increase strictly from version to version, also when two versions share a
 time (a resolution right after an update, a change that only withdrew evidence).
