@@ -192,6 +192,13 @@ class ExtractStage:
         for sighting in run.state.take_pending(ind.id):
             for key in keys:
                 run.emit(SightingOp(key=key, entry=sighting))
+        links = run.state.take_links(ind.id)
+        if links is not None:
+            for key in keys:
+                if links.techniques:
+                    run.emit(TechniquesOp(key=key, techniques=links.techniques))
+                if links.threats:
+                    run.emit(ThreatsOp(key=key, threats=links.threats))
 
     def _source_entry(self, *, env: RawEnvelope, ind: Indicator) -> SourceEntry:
         # Granular markings raise the entry's TLP or leave fields out (enrich/granular.py).
@@ -250,18 +257,27 @@ class ExtractStage:
 def _relationship(rel: Relationship, run: _Run) -> None:
     if rel.relationship_type not in ("indicates", "uses"):
         return
-    # Like ATT&CK links, a threat link is dropped if its indicator is not known yet: it is
-    # not held back as sightings are, so send the indicator first.
+    technique = run.state.techniques.get(rel.target_ref)
+    threat = (
+        rel.target_ref
+        if not technique
+        and rel.relationship_type == "indicates"
+        and rel.target_ref.startswith(_THREAT_PREFIXES)
+        else None
+    )
+    if not technique and threat is None:
+        return
     known = run.state.versions.get(rel.source_ref)
     if not known:
+        # A bundle's objects travel on different partitions: the link may come first. It
+        # waits for its indicator, as sightings do.
+        run.state.add_link(rel.source_ref, technique=technique or None, threat=threat)
         return
-    technique = run.state.techniques.get(rel.target_ref)
-    if technique:
-        for key in known.observable_keys():
+    for key in known.observable_keys():
+        if technique:
             run.emit(TechniquesOp(key=key, techniques=(technique,)))
-    elif rel.relationship_type == "indicates" and rel.target_ref.startswith(_THREAT_PREFIXES):
-        for key in known.observable_keys():
-            run.emit(ThreatsOp(key=key, threats=(rel.target_ref,)))
+        if threat is not None:
+            run.emit(ThreatsOp(key=key, threats=(threat,)))
 
 
 def _quarantine(arrival: _Arrival, ind: Indicator, run: _Run) -> None:
@@ -287,6 +303,7 @@ def _needs(arrivals: list[_Arrival]) -> StateNeeds:
             case Indicator(id=stix_id):
                 needs.versions.add(stix_id)
                 needs.pending.add(stix_id)
+                needs.links.add(stix_id)
             case Sighting() as sig:
                 needs.versions.add(sig.sighting_of_ref)
                 needs.countries.update(sig.where_sighted_refs)
@@ -295,6 +312,7 @@ def _needs(arrivals: list[_Arrival]) -> StateNeeds:
             case Relationship() as rel:
                 needs.versions.add(rel.source_ref)
                 needs.techniques.add(rel.target_ref)
+                needs.links.add(rel.source_ref)  # appended to, if it waits
     return needs
 
 

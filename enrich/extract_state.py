@@ -3,6 +3,8 @@
 On disk (the State port) indicator versions are packed rows in the `sid` table; pending
 sightings, location countries, identity sectors and ATT&CK ids are JSON values under the keys
 `pend:<indicator id>`, `loc:<id>`, `sec:<id>` and `ap:<id>`. Those names are built here only.
+Links that arrived before their indicator (an `indicates` or `uses` relationship to a threat or
+a technique) wait in the `links` table, one row per indicator id, emptied once taken.
 """
 
 from __future__ import annotations
@@ -26,10 +28,26 @@ from igsc.ports import State
 from igsc.stix_time import is_later
 
 _PENDING, _COUNTRY, _SECTORS, _TECHNIQUE = "pend:", "loc:", "sec:", "ap:"
+LINKS_TABLE = "links"
+
+
+class PendingLinks(msgspec.Struct, frozen=True, kw_only=True):
+    """What relationships said about an indicator extract did not know yet."""
+
+    techniques: tuple[str, ...] = ()  # ATT&CK technique ids
+    threats: tuple[str, ...] = ()  # campaign, intrusion-set or malware ids
+
+    def merged(self, *, technique: str | None, threat: str | None) -> PendingLinks:
+        return PendingLinks(
+            techniques=_with(self.techniques, technique), threats=_with(self.threats, threat)
+        )
+
+
 _ENCODER = msgspec.json.Encoder()
 _PENDING_DECODER = msgspec.json.Decoder(tuple[SightingOp, ...])
 _TEXT_DECODER = msgspec.json.Decoder(str)
 _WORDS_DECODER = msgspec.json.Decoder(tuple[str, ...])
+_LINKS_DECODER = msgspec.json.Decoder(PendingLinks)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -41,6 +59,7 @@ class StateNeeds:
     countries: set[str] = field(default_factory=set)  # location or identity ids
     sectors: set[str] = field(default_factory=set)  # identity ids
     techniques: set[str] = field(default_factory=set)  # attack-pattern ids
+    links: set[str] = field(default_factory=set)  # indicator ids
 
 
 @dataclass(slots=True, kw_only=True)
@@ -52,6 +71,8 @@ class ExtractBatch:
     countries: dict[str, str]  # location or identity id -> country code
     techniques: dict[str, str]  # attack-pattern id -> ATT&CK technique id
     sectors: dict[str, tuple[str, ...]] = field(default_factory=dict)  # identity id -> sectors
+    links: dict[str, PendingLinks] = field(default_factory=dict)  # waiting, by indicator id
+    changed_links: set[str] = field(default_factory=set)  # rewritten (empty once taken)
     changed_versions: set[str] = field(default_factory=set)
     changed_pending: set[str] = field(default_factory=set)
     changed_countries: set[str] = field(default_factory=set)
@@ -82,6 +103,19 @@ class ExtractBatch:
             self.flushed_pending.add(indicator_id)
         return taken
 
+    def add_link(self, indicator_id: str, *, technique: str | None, threat: str | None) -> None:
+        """Holds a relationship's technique or threat until its indicator arrives."""
+        held = self.links.get(indicator_id, PendingLinks())
+        self.links[indicator_id] = held.merged(technique=technique, threat=threat)
+        self.changed_links.add(indicator_id)
+
+    def take_links(self, indicator_id: str) -> PendingLinks | None:
+        """The links waiting for the indicator; forgotten once taken."""
+        taken = self.links.pop(indicator_id, None)
+        if taken is not None:
+            self.changed_links.add(indicator_id)
+        return taken
+
     def set_country(self, stix_id: str, country: str) -> None:
         self.countries[stix_id] = country
         self.changed_countries.add(stix_id)
@@ -103,6 +137,7 @@ class ExtractBatch:
             or self.changed_sectors
             or self.changed_techniques
             or self.flushed_pending
+            or self.changed_links
         )
 
 
@@ -117,6 +152,8 @@ class ExtractStateStore:
         """The stored state of every id in `needs` (absent ids are simply missing)."""
         by_row = {sid_row_key(stix_id): stix_id for stix_id in needs.versions}
         rows = self._state.get_rows(table=SID_TABLE, keys=list(by_row)) if by_row else {}
+        link_rows = {sid_row_key(stix_id): stix_id for stix_id in needs.links}
+        links = self._state.get_rows(table=LINKS_TABLE, keys=list(link_rows)) if link_rows else {}
         keys = sorted(
             [
                 *_named(_PENDING, needs.pending),
@@ -134,6 +171,13 @@ class ExtractStateStore:
             countries={},
             techniques={},
         )
+        for row, data in links.items():
+            if not data:
+                continue  # taken
+            try:
+                batch.links[link_rows[row]] = _LINKS_DECODER.decode(data)
+            except msgspec.DecodeError as exc:
+                raise CorruptRow(f"pending links of {link_rows[row]!r}: {exc}") from exc
         for key, value in found.items():
             try:
                 if key.startswith(_PENDING):
@@ -168,16 +212,28 @@ class ExtractStateStore:
         for stix_id in batch.changed_techniques:
             items[_TECHNIQUE + stix_id] = _ENCODER.encode(batch.techniques[stix_id])
         gone = sorted(_named(_PENDING, batch.flushed_pending))
+        link_rows = {
+            sid_row_key(stix_id): (
+                _ENCODER.encode(batch.links[stix_id]) if stix_id in batch.links else b""
+            )
+            for stix_id in batch.changed_links
+        }
 
         def save() -> None:
             if rows:
                 self._state.put_rows(table=SID_TABLE, rows=rows)
+            if link_rows:
+                self._state.put_rows(table=LINKS_TABLE, rows=link_rows)
             if items:
                 self._state.put_many(items=items)
             if gone:
                 self._state.delete(keys=gone)
 
         return save
+
+
+def _with(held: tuple[str, ...], value: str | None) -> tuple[str, ...]:
+    return held if value is None or value in held else tuple(sorted((*held, value)))
 
 
 def _named(prefix: str, ids: Iterable[str]) -> list[str]:

@@ -19,8 +19,10 @@ from respond.celery_app import CeleryDispatch, RespondCelery, make_respond_celer
 from respond.exclusions import Exclusions
 from respond.model import INCIDENTS_TOPIC
 from respond.render import compile_playbooks
-from respond.stage import RespondStage
+from respond.sink import IncidentSink
+from respond.stage import CORRELATION_TABLE, RespondStage
 from respond.stix_incidents import IncidentCollection
+from respond.threats import THREAT_EVIDENCE_TOPIC, THREATS_TABLE, ThreatStage
 
 
 def respond_celery(
@@ -40,12 +42,38 @@ def build_respond_stage(
     return RespondStage(
         state=ports.state,
         index=ports.index,
-        incidents_topic=topic(settings, INCIDENTS_TOPIC),
         rules=settings.rules,
         critical_sectors=settings.respond.critical_sectors,
         exclusions=Exclusions(
             allowlist=settings.respond.allowlist, warninglists=settings.respond.warninglists
         ),
+        sink=incident_sink(settings=settings, ports=ports, app=app, table=CORRELATION_TABLE),
+        threat_evidence_topic=topic(settings, THREAT_EVIDENCE_TOPIC),
+    )
+
+
+def build_threat_stage(
+    *, settings: Settings, ports: Ports, app: RespondCelery | None = None
+) -> ThreatStage:
+    """threat-evidence → incidents on campaigns, intrusion sets and malware."""
+    compile_playbooks(playbooks=settings.playbooks)
+    return ThreatStage(
+        state=ports.state,
+        rules=settings.rules,
+        sink=incident_sink(settings=settings, ports=ports, app=app, table=THREATS_TABLE),
+    )
+
+
+def incident_sink(
+    *, settings: Settings, ports: Ports, app: RespondCelery | None, table: str
+) -> IncidentSink:
+    """Where a correlating stage's incident changes go (index, collection, tickets, topic)."""
+    return IncidentSink(
+        stage="respond",
+        state=ports.state,
+        index=ports.index,
+        incidents_topic=topic(settings, INCIDENTS_TOPIC),
+        table=table,
         dispatch=CeleryDispatch(app=app or respond_celery(settings=settings, ports=ports)),
         publication=incident_collection(settings=settings, ports=ports),
     )

@@ -7,7 +7,8 @@ evidence, respond/incidents.py) → the incidents index and, if configured, the 
 collection (the sink) and ticket dispatch →
 the incidents topic → the correlation state (after_publish, once the outputs are durable).
 A redelivered batch recomputes the same incidents, which the index, the dispatch and the
-ticket store all take as no-ops.
+ticket store all take as no-ops. Rules on threat subjects are re-keyed here: each document's
+evidence goes to the threat-evidence topic by threat id (respond/threats.py).
 """
 
 from __future__ import annotations
@@ -16,39 +17,25 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from igsc.ports import Index, IndexDoc, IndexSchema, Message, State
+from igsc.ports import Index, Message, State
 from igsc.records import Rejection, rejection
 from igsc.respond_settings import Distinct, Rule, SubjectKind
 from igsc.stix_time import StixTimeError, format_us, instant_ns
 from igsc.worker import StageOutput
 from respond.evidence import RuleScope
 from respond.exclusions import BENIGN, BenignMatch, Exclusions
-from respond.incidents import INCIDENTS, Findings, incident_doc, next_incident
-from respond.model import Incident, decode_incident, encode, resolved_marker_key
+from respond.incidents import Findings, next_incident
+from respond.model import Incident, decode_incident, encode
+from respond.sink import IncidentSink
+from respond.threats import threat_records
 
 log = logging.getLogger(__name__)
 
 CORRELATION_TABLE = "respond"
-
-
-class IncidentPublication(Protocol):
-    """Writes incident changes to a shared TAXII collection (respond/stix_incidents.py)."""
-
-    def publish(self, *, incidents: Sequence[Incident]) -> None:
-        """Store every change durably, or raise: part of the sink, like the index write."""
-        ...
-
-
-class TicketDispatch(Protocol):
-    """Hands changed incidents to ticket creation (Celery tasks); idempotent per version."""
-
-    def dispatch(self, *, incidents: Sequence[Incident]) -> None:
-        """Queue (or, in-process, run) the ticket work of each incident change."""
-        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,40 +60,35 @@ class RespondStage:
         *,
         state: State,
         index: Index,
-        incidents_topic: str,
         rules: Sequence[Rule],
         critical_sectors: tuple[str, ...],
         exclusions: Exclusions,
-        dispatch: TicketDispatch,
-        publication: IncidentPublication | None = None,
+        sink: IncidentSink,
+        threat_evidence_topic: str,
     ) -> None:
         self._state = state
         self._index = index
-        index.ensure(schema=INCIDENTS)
         index.ensure(schema=BENIGN)
-        self._incidents_topic = incidents_topic
-        # Threat subjects (a campaign shared by many observables) span partitions of the
-        # indicators topic and need a re-keyed evidence topic: not evaluated here (yet).
-        self._scopes = tuple(
-            RuleScope.of(rule=rule, critical_sectors=critical_sectors)
-            for rule in rules
-            if rule.subject is SubjectKind.OBSERVABLE
-        )
+        scopes = [RuleScope.of(rule=rule, critical_sectors=critical_sectors) for rule in rules]
+        self._scopes = tuple(s for s in scopes if s.rule.subject is SubjectKind.OBSERVABLE)
+        self._threat_scopes = tuple(s for s in scopes if s.rule.subject is SubjectKind.THREAT)
+        self._threat_topic = threat_evidence_topic
         self._exclusions = exclusions
-        self._dispatch = dispatch
-        self._publication = publication
+        self._sink = sink
 
     def process(self, *, messages: Sequence[Message]) -> StageOutput:
         """Evaluate every rule on the batch's documents; publish what changed."""
         rejected: list[Rejection] = []
         benign: list[BenignMatch] = []
-        subjects = self._candidates(_latest_documents(messages, rejected), benign)
+        docs = _latest_documents(messages, rejected)
+        rekeyed = self._threat_evidence(docs, rejected)
+        subjects = self._candidates(docs, benign)
         if benign:  # why these opened nothing, for `igsc lookup` (versioned: replays no-op)
-            self._index_docs(BENIGN, [b.index_doc() for b in benign], rejected)
-        if not subjects:
-            return StageOutput(rejected=rejected)
-        previous = self._load([s.key for s in subjects])
-        resolved = self._resolutions(previous.values())
+            self._sink.index_docs(
+                schema=BENIGN, docs=[b.index_doc() for b in benign], rejected=rejected
+            )
+        previous = self._load([s.key for s in subjects]) if subjects else {}
+        resolved = self._sink.resolutions(previous.values())
         changed: dict[str, Incident] = {}
         for subject in subjects:
             try:
@@ -122,19 +104,36 @@ class RespondStage:
             )
             if after is not None and after != before:
                 changed[subject.key] = after
-        if not changed:
-            return StageOutput(rejected=rejected)
-        incidents = list(changed.values())
-        self._index_incidents(incidents, rejected)  # the sink first
-        if self._publication is not None:  # the TAXII collection is part of the sink
-            self._publication.publish(incidents=incidents)
-        self._dispatch.dispatch(incidents=incidents)
-        rows = {_row_key(key): encode(incident) for key, incident in changed.items()}
-        return StageOutput(
-            records={self._incidents_topic: [(i.id.encode(), encode(i)) for i in incidents]},
+        out = self._sink.emit(
+            incidents=list(changed.values()),
+            rows={_row_key(key): encode(incident) for key, incident in changed.items()},
             rejected=rejected,
-            after_publish=lambda: self._state.put_rows(table=CORRELATION_TABLE, rows=rows),
         )
+        if rekeyed:
+            out = StageOutput(
+                records={**out.records, self._threat_topic: rekeyed},
+                rejected=out.rejected,
+                after_publish=out.after_publish,
+            )
+        return out
+
+    def _threat_evidence(
+        self, docs: Sequence[dict[str, Any]], rejected: list[Rejection]
+    ) -> list[tuple[bytes, bytes]]:
+        """Each document's evidence for every threat rule, keyed by the threats it names."""
+        if not self._threat_scopes:
+            return []
+        found: list[tuple[bytes, bytes]] = []
+        for doc in docs:
+            if not doc.get("threats"):
+                continue
+            try:
+                found += threat_records(
+                    scopes=self._threat_scopes, doc=doc, newest_us=_newest_us(doc)
+                )
+            except (KeyError, TypeError, ValueError, StixTimeError) as exc:
+                rejected.append(_bad_document(doc, exc))
+        return found
 
     def _candidates(
         self, docs: Sequence[dict[str, Any]], benign: list[BenignMatch]
@@ -183,34 +182,6 @@ class RespondStage:
         by_row = {_row_key(k): k for k in keys}
         stored = self._state.get_rows(table=CORRELATION_TABLE, keys=list(by_row))
         return {by_row[row]: decode_incident(data) for row, data in stored.items()}
-
-    def _resolutions(self, incidents: Any) -> dict[str, str]:
-        """When each open incident was resolved (every ticket resolved), if it was."""
-        ids = [i.id for i in incidents]
-        if not ids:
-            return {}
-        keys = {resolved_marker_key(incident_id=i): i for i in ids}
-        found = self._state.get_many(keys=list(keys))
-        return {keys[k]: v.decode() for k, v in found.items()}
-
-    def _index_incidents(self, incidents: list[Incident], rejected: list[Rejection]) -> None:
-        docs = [IndexDoc(id=i.id, version=i.version, body=incident_doc(i)) for i in incidents]
-        self._index_docs(INCIDENTS, docs, rejected)
-
-    def _index_docs(
-        self, schema: IndexSchema, docs: list[IndexDoc], rejected: list[Rejection]
-    ) -> None:
-        result = self._index.bulk_upsert(schema=schema, docs=docs)
-        for failure in result.failed:
-            rejected.append(
-                rejection(
-                    stage=self.name,
-                    reason=f"{schema.name} index refused {failure.id}: {failure.reason}",
-                    partner=None,
-                    stix_id=None,
-                    payload=failure.id,
-                )
-            )
 
 
 def _findings(subject: _Subject) -> Findings:

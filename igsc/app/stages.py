@@ -17,7 +17,8 @@ from igsc.records import INDICATORS_TOPIC, RAW_TOPIC, REJECTED_TOPIC
 from igsc.settings import Settings
 from igsc.wiring import Ports, topic
 from igsc.worker import Stage, StreamWorker
-from respond.pipeline import build_respond_stage
+from respond.pipeline import build_respond_stage, build_threat_stage
+from respond.threats import THREAT_EVIDENCE_TOPIC
 
 
 class StageFactory(Protocol):
@@ -43,6 +44,11 @@ class StageSpec:
 def respond_stage(*, settings: Settings, ports: Ports, enrichers: Sequence[Enricher]) -> Stage:
     """indicators → incidents and tickets (the enrichers are not needed)."""
     return build_respond_stage(settings=settings, ports=ports)
+
+
+def threat_stage(*, settings: Settings, ports: Ports, enrichers: Sequence[Enricher]) -> Stage:
+    """threat evidence → incidents on shared campaigns, intrusion sets and malware."""
+    return build_threat_stage(settings=settings, ports=ports)
 
 
 STAGES: tuple[StageSpec, ...] = (
@@ -77,6 +83,14 @@ STAGES: tuple[StageSpec, ...] = (
         factory=respond_stage,
         in_pipeline=True,
         summary="indicators → cross-border incidents and each affected team's ticket",
+    ),
+    StageSpec(
+        name="respond-threats",
+        input_topics=(THREAT_EVIDENCE_TOPIC,),
+        group="respond-threats",
+        factory=threat_stage,
+        in_pipeline=True,
+        summary="threat evidence → incidents on a campaign, intrusion set or malware",
     ),
 )
 

@@ -174,8 +174,8 @@ def test_an_indicates_link_to_a_campaign_gives_its_threats(flow: Flow) -> None:
         return envelope(rel, received_at=ARRIVED)
 
     early = link("relationship--0e1f2a3b-4c5d-4e6f-8a7b-8c9d0e1f2a3b", CAMPAIGN)
-    assert flow.send(early) == {}  # before its indicator: dropped, as ATT&CK links are
-    flow.send(envelope(indicator(), received_at=ARRIVED))
+    assert flow.send(early) == {}  # before its indicator: it waits for it
+    assert flow.send(envelope(indicator(), received_at=ARRIVED))[KEY]["threats"] == [CAMPAIGN]
     malware = "malware--1f2a3b4c-5d6e-4f7a-9b8c-9d0e1f2a3b4c"
     docs = flow.send(
         link("relationship--2a3b4c5d-6e7f-4a8b-9c0d-0e1f2a3b4c5d", malware),

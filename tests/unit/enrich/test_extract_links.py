@@ -79,6 +79,26 @@ def test_an_indicates_relationship_to_an_attack_pattern_links_its_technique(env:
     assert docs["domain-name|phish.example"]["techniques"] == ["T1566.002"]
 
 
+def test_a_link_that_comes_before_its_indicator_waits_for_it(env: Any) -> None:
+    settings, ports = env
+    attack = {
+        **_common("attack-pattern", ATTACK_ID),
+        "name": "Data Encrypted for Impact",
+        "external_references": [{"source_name": "mitre-attack", "external_id": "T1486"}],
+    }
+    link = {
+        **_common("relationship", "relationship--40516273-8d9e-4fa0-b1c2-3d4e5f607184"),
+        "relationship_type": "uses",
+        "source_ref": INDICATOR_ID,
+        "target_ref": ATTACK_ID,
+    }
+    assert _run(settings, ports, DE, attack, link) == {}  # the indicator is not known yet
+    docs = _run(settings, ports, DE, INDICATOR)
+    assert docs["domain-name|phish.example"]["techniques"] == ["T1486"]
+    again = _run(settings, ports, DE, {**INDICATOR, "modified": "2026-11-21T08:00:00.000Z"})
+    assert again["domain-name|phish.example"]["techniques"] == ["T1486"]  # taken once, kept
+
+
 def test_a_relationship_of_another_type_links_nothing(env: Any) -> None:
     settings, ports = env
     attack = {

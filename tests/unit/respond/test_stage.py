@@ -17,7 +17,8 @@ from igsc.respond_settings import Rule
 from respond.exclusions import BENIGN, Exclusions, benign_matches
 from respond.incidents import INCIDENTS
 from respond.model import Incident, decode_incident
-from respond.stage import RespondStage
+from respond.sink import IncidentSink
+from respond.stage import CORRELATION_TABLE, RespondStage
 from tests.unit.respond.test_correlation import at, doc, source
 
 TOPIC = "t.incidents"
@@ -55,11 +56,18 @@ def stage(tmp_path: Path) -> Any:
     built = RespondStage(
         state=state,
         index=index,
-        incidents_topic=TOPIC,
         rules=[rule],
         critical_sectors=(),
         exclusions=Exclusions(allowlist=("domain-name|benign.example",), warninglists=()),
-        dispatch=recorder,
+        sink=IncidentSink(
+            stage="respond",
+            state=state,
+            index=index,
+            incidents_topic=TOPIC,
+            table=CORRELATION_TABLE,
+            dispatch=recorder,
+        ),
+        threat_evidence_topic="t.threat-evidence",
     )
     yield built, recorder, state, index
     state.close()

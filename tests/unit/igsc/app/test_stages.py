@@ -14,12 +14,12 @@ from igsc.wiring import open_ports
 
 def test_names_are_unique_and_the_pipeline_is_extract_merge_respond() -> None:
     assert len(set(stage_names())) == len(STAGES)
-    assert [s.name for s in pipeline_stages()] == ["extract", "merge", "respond"]
+    assert [s.name for s in pipeline_stages()] == ["extract", "merge", "respond", "respond-threats"]
     assert "index" in stage_names()
 
 
 def test_an_unknown_stage_names_the_registered_ones() -> None:
-    with pytest.raises(ValueError, match="extract, merge, index, respond"):
+    with pytest.raises(ValueError, match="extract, merge, index, respond, respond-threats"):
         stage_spec("nope")
 
 
