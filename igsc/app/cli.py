@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from igsc.app.cli_settings import settings_from
+from igsc.app.respond_cli import add_respond_commands
 from igsc.app.stages import STAGES
 from igsc.errors import ConfigError, IgscError, RejectedInput
 from igsc.settings import InvalidSettings, Settings, load_settings
@@ -20,14 +22,6 @@ log = logging.getLogger("igsc")
 
 Handler = Callable[[argparse.Namespace], int]
 TLP_CHOICES = ("clear", "green", "amber", "amber+strict", "red")
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from --config, else $IGSC_CONFIG, else defaults; IGSC_* variables win."""
-    config = args.config or os.environ.get("IGSC_CONFIG")
-    settings = load_settings(config_file=Path(config) if config else None)
-    logging.getLogger().setLevel(settings.log_level)
-    return settings
 
 
 def _fail(message: str) -> int:
@@ -325,7 +319,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="0-19",
         help="lower this worker's CPU priority, e.g. 10 when Elasticsearch shares the host",
     )
-    from igsc.app.respond_cli import add_respond_commands  # it imports this module
 
     add_respond_commands(sub, parents=[config_option])
     return parser

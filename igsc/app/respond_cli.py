@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from igsc.app.cli import settings_from
+from igsc.app.cli_settings import settings_from
 from igsc.errors import RejectedInput
 from igsc.ports import Index, SearchQuery, SortKey
 from igsc.stix_time import format_us, wall_clock_us
