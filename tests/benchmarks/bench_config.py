@@ -29,6 +29,8 @@ class BenchConfig:
     poller_nice: int
     search_nice: int
     profile_s: int
+    respond_drain_s: float  # the longest wait for respond's tickets after the e2e clock stops
+    cross_every: int  # one in this many latency-phase indicators crosses a border
     phases: frozenset[str]
     out: Path
     write_docs: bool
@@ -40,7 +42,11 @@ class BenchConfig:
         n = int(env.get("BENCH_INDICATORS", "20000" if quick else "1000000"))
         # Two per stage was 15-30% faster than one in 100k-indicator development runs on 2
         # cores, though within run-to-run noise; the layout phase re-measures it every full run.
-        workers = {"extract": 2, "merge": 2}
+        # respond: its `igsc worker respond` processes; celery: Celery worker processes for the
+        # respond tasks (real mode; embedded, the tasks run inside the respond worker).
+        # Ticket tasks wait on Elasticsearch and Redis part of their time: on 2 shared cores,
+        # two Celery workers drained the QUICK corpus's tickets in 237 s, one in 300 s.
+        workers = {"extract": 2, "merge": 2, "respond": 1, "celery": 2}
         for part in filter(None, env.get("BENCH_WORKERS", "").split(",")):
             stage, _, count = part.partition("=")
             workers[stage.strip()] = int(count)
@@ -65,6 +71,8 @@ class BenchConfig:
             # would run on a host it shares with ingestion (see README, deployment).
             search_nice=int(env.get("BENCH_SEARCH_NICE", "-5")),
             profile_s=int(env.get("BENCH_PROFILE_S", "5" if quick else "30")),
+            respond_drain_s=float(env.get("BENCH_RESPOND_DRAIN_S", "600" if quick else "1800")),
+            cross_every=int(env.get("BENCH_CROSS_EVERY", "100")),
             phases=frozenset(
                 env.get("BENCH_PHASES", _PHASES if quick else _PHASES + ",layout").split(",")
             ),

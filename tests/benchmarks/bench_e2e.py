@@ -1,12 +1,19 @@
-"""End-to-end throughput: local TAXII feeds → poller → raw → extract → merge → index.
+"""End-to-end throughput: local TAXII feeds → poller → raw → extract → merge → index, and
+the respond stage reading merge's indicators topic (incidents, tickets).
 
 The clock starts when the first feed serves its first objects page and stops when the index
 holds one searchable document per expected observable. Workers are `igsc worker` children
 (started and joined before the poller starts); the poller is a child running poll_all_once.
+With a Celery broker configured (real mode) the respond tasks run in `celery worker`
+children; embedded, in the respond worker itself. After the clock stops, the run waits for
+respond to drain (its group's lag 0, no Celery task waiting or running, the incidents and
+tickets indices unchanged over two refreshed counts): that wait is reported on its own
+(`respond`), outside the indicators/s figure.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -20,10 +27,10 @@ import orjson
 from tests.benchmarks.bench_corpus import COLLECTION, CorpusFiles, bench_partners
 from tests.benchmarks.bench_feed import feed_processes
 from tests.benchmarks.bench_probe import Probe
-from tests.benchmarks.bench_procs import ProcessSet, write_config
+from tests.benchmarks.bench_procs import ProcessSet, cpu_between, write_config
 from tests.benchmarks.bench_profile import start_profile, summarise
 
-STAGES = ("extract", "merge")  # merge writes the index itself
+STAGES = ("extract", "merge", "respond")  # merge writes the index itself
 Log = Callable[[str], None]
 
 
@@ -38,6 +45,7 @@ class E2EPlan:
     out: Path
     timeout_s: float
     stall_s: float = 120.0
+    respond_drain_s: float = 600.0  # how long to wait for respond after the last document
     profile_s: int = 0
     partner_extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> fields
     nice: int = 0  # CPU priority of the workers (searches keep theirs)
@@ -61,6 +69,10 @@ class E2EResult:
     samples: list[dict[str, float]] = field(default_factory=list)
     profiles: dict[str, Any] = field(default_factory=dict)
     workers: dict[str, int] = field(default_factory=dict)
+    respond: dict[str, Any] = field(default_factory=dict)
+    # CPU per process group from the start to the last document searchable, and to the
+    # respond stage drained (cpu_between of RssSampler snapshots)
+    cpu: dict[str, Any] = field(default_factory=dict)
     note: str = ""
 
 
@@ -92,6 +104,8 @@ def run_e2e(*, plan: E2EPlan, procs: ProcessSet, probe: Probe, log: Log) -> E2ER
     )
     files = list(plan.corpus.files.values())
     watch = procs.sampler.watch if procs.sampler else None
+    snap = procs.sampler.snapshot if procs.sampler else None
+    start = snap() if snap else None
     with feed_processes(
         files=files,
         collection=COLLECTION,
@@ -105,6 +119,8 @@ def run_e2e(*, plan: E2EPlan, procs: ProcessSet, probe: Probe, log: Log) -> E2ER
         )
         names = _start_workers(plan, procs, config)
         namespace = plan.base_config["namespace"]
+        if plan.base_config.get("celery_broker_url"):
+            names += _start_celery(plan, procs, config, namespace)
         _wait_joined(probe, [f"{namespace}.{s}" for s in STAGES], procs, names)
         poll_out = plan.out / f"{plan.mode}-poll.json"
         procs.start(
@@ -117,6 +133,15 @@ def run_e2e(*, plan: E2EPlan, procs: ProcessSet, probe: Probe, log: Log) -> E2ER
         log(f"[{plan.mode}] poller started; waiting for {plan.corpus.expected_keys} documents")
         done_at = _watch(plan, procs, probe, names, result, log, feeds)
         first = min(float(f.stats()["first_page_at"] or time.time()) for f in feeds)
+        if done_at is not None:
+            searchable = snap() if snap else None
+            result.respond = _wait_respond(plan, procs, probe, names, log, first, done_at)
+            if snap and start and searchable:
+                cores = os.cpu_count() or 1
+                result.cpu = {
+                    "to_searchable": cpu_between(start, searchable, cores=cores),
+                    "to_respond_drained": cpu_between(start, snap(), cores=cores),
+                }
         procs.stop(f"{plan.mode}-poller", timeout_s=30)
         result.poll = orjson.loads(poll_out.read_bytes()) if poll_out.exists() else {}
     result.first_page_at = float(first)
@@ -141,6 +166,61 @@ def _start_workers(plan: E2EPlan, procs: ProcessSet, config: Path) -> list[str]:
                 procs.start_worker(name=name, config=config, stage=stage, nice=plan.nice)
                 names.append(name)
     return names
+
+
+def _start_celery(plan: E2EPlan, procs: ProcessSet, config: Path, namespace: str) -> list[str]:
+    names = []
+    for i in range(plan.workers.get("celery", 1)):
+        name = f"{plan.mode}-celery-{i + 1}"
+        node = f"{namespace}-{i + 1}@localhost"
+        procs.start_celery_worker(name=name, config=config, node=node, nice=plan.nice)
+        names.append(name)
+    return names
+
+
+def _wait_respond(
+    plan: E2EPlan,
+    procs: ProcessSet,
+    probe: Probe,
+    names: list[str],
+    log: Log,
+    first_page_at: float,
+    searchable_at: float,
+) -> dict[str, Any]:
+    """Wait for the respond stage and its tickets to drain; how long after searchable."""
+    at_searchable = probe.respond()
+    log(f"[{plan.mode}] respond when all documents were searchable: {at_searchable}")
+    started = last_change = time.time()
+    previous: dict[str, int] = {}
+    stable = 0
+    drained = False
+    while True:
+        now = time.time()
+        idle = previous.get("lag") == 0 and previous.get("queue") == 0
+        state = probe.respond(refresh=idle)  # refreshed counts only once nothing is queued
+        if state != previous:
+            last_change, stable = now, 0
+        elif state["lag"] == 0 and state["queue"] == 0:
+            stable += 1
+        previous = state
+        if stable >= 2:
+            drained = True
+            break
+        _check_alive(procs, names)
+        if now - last_change > plan.stall_s or now - started > plan.respond_drain_s:
+            log(f"[{plan.mode}] respond did not drain: {state}")
+            break
+        time.sleep(0.5 if not idle else 1.0)
+    done = last_change if drained else time.time()
+    summary = {
+        "drained": drained,
+        "at_searchable": at_searchable,
+        "final": previous,
+        "drain_after_searchable_s": round(max(0.0, done - searchable_at), 3),
+        "complete_s": round(done - first_page_at, 3),
+    }
+    log(f"[{plan.mode}] respond: {summary}")
+    return summary
 
 
 def _wait_joined(probe: Probe, groups: list[str], procs: ProcessSet, names: list[str]) -> None:

@@ -18,6 +18,7 @@ import requests
 _PACKAGES = ("kafka-python", "elasticsearch", "redis", "orjson", "stix2", "stix2-patterns",
              "taxii2-client", "fastapi", "uvicorn", "pydantic", "medallion", "celery")  # fmt: skip
 _SAMPLE = 2000
+RESPOND_PREFIXES = frozenset({"~respond", "tickets/", "incidents/"})
 
 
 def _cpu_model() -> str:
@@ -101,7 +102,8 @@ def dedup_state(*, redis_url: str, namespace: str, unique: int, seed: int) -> di
     try:
         by_prefix: dict[str, list[bytes]] = {}
         for key in client.scan_iter(match=f"{namespace}:*", count=10_000):
-            prefix = key.decode().split(":", 2)[1]
+            # ~m:3 (a bucket), tickets/ticket--... (the respond half's keys: one per ticket)
+            prefix = re.split(r"(?<=/)", key.decode().split(":", 2)[1], maxsplit=1)[0]
             by_prefix.setdefault(prefix, []).append(key)
         for prefix, keys in sorted(by_prefix.items()):
             sample = rng.sample(keys, min(_SAMPLE, len(keys)))
@@ -118,18 +120,24 @@ def dedup_state(*, redis_url: str, namespace: str, unique: int, seed: int) -> di
     finally:
         client.close()
     merge = prefixes.get("~m", {"keys": 0, "mean_bytes": 0.0})
-    total = sum(p["mean_bytes"] * p["keys"] for p in prefixes.values())
+    respond = {k: v for k, v in prefixes.items() if k in RESPOND_PREFIXES}
+    total = sum(p["mean_bytes"] * p["keys"] for k, p in prefixes.items() if k not in respond)
     return {
         "method": "Redis MEMORY USAGE (samples=0) on a random sample of up to 2,000 keys per "
         "prefix, mean x key count; ~m: = hash buckets of packed merge rows (one per "
         "observable), ~sid: = buckets of packed extract version rows (one per STIX indicator), "
-        "intern: = interned-name tables, pend: = sightings waiting for their indicator",
+        "intern: = interned-name tables, pend: = sightings waiting for their indicator; "
+        "the respond half's keys (~respond: correlation rows, tickets/, incidents/) are "
+        "counted apart (respond_state_mb), not in the pipeline state per observable",
         "unique_observables": unique,
         "prefixes": prefixes,
         "merge_bytes_per_observable": round(
             merge["mean_bytes"] * merge["keys"] / max(unique, 1), 1
         ),
         "all_state_bytes_per_observable": round(total / max(unique, 1), 1),
+        "respond_state_mb": round(
+            sum(p["mean_bytes"] * p["keys"] for p in respond.values()) / 2**20, 1
+        ),
     }
 
 
@@ -150,7 +158,7 @@ def clean_namespace(
         client.close()
     if es_url:
         # Wildcard deletes are refused by default (action.destructive_requires_name).
-        for name in ("indicators", "taxii_versions"):
+        for name in ("indicators", "taxii_versions", "incidents", "tickets"):
             requests.delete(f"{es_url}/{namespace}-{name}", timeout=60)
             requests.delete(f"{es_url}/_index_template/{namespace}-{name}", timeout=60)
     if kafka:

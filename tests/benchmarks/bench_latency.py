@@ -110,11 +110,13 @@ def run_latency(
     plan: LatencyPlan,
     indicators: list[tuple[dict[str, Any], tuple[str, ...]]],
     at_half: Callable[[], None] | None = None,
+    track: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """POST batches on a fixed schedule; latency = first searchable - POST sent.
 
     `at_half` runs once half the batches are out (e.g. to start a search load), and the
-    result splits the latencies into the halves before and after it.
+    result splits the latencies into the halves before and after it. The POST sent time of
+    every indicator whose id is in `track` is kept too (`_tracked`, not watched).
     """
     batch = max(5, round(plan.rate_per_s * 0.05))  # one small batch every ~50 ms
     interval = batch / plan.rate_per_s
@@ -123,6 +125,7 @@ def run_latency(
     post_times: list[float] = []
     failures: list[str] = []
     sent_by_id: dict[str, tuple[float, tuple[str, ...]]] = {}
+    tracked: dict[str, float] = {}
     headers = {
         "Content-Type": TAXII,
         "Accept": TAXII,
@@ -136,6 +139,8 @@ def run_latency(
         sent = time.time()
         watcher.expect(keys=[k for _, keys in watched for k in keys], sent_at=sent)
         sent_by_id.update((obj["id"], (sent, keys)) for obj, keys in watched)
+        if track:
+            tracked.update((obj["id"], sent) for obj, _ in chunk if obj["id"] in track)
         reply = client.post(plan.objects_url, content=body, headers=headers)
         post_times.append(time.time() - sent)
         # Stored objects are successes, or pendings until the store's next refresh.
@@ -200,6 +205,7 @@ def run_latency(
         # For the per-hop breakdown (bench_stages); the caller takes these out of the result.
         "_sent": sent_by_id,
         "_searchable": {key: at + lat for key, (at, lat) in watcher.seen.items()},
+        "_tracked": tracked,
     }
 
 

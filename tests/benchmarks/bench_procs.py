@@ -148,6 +148,19 @@ class ProcessSet:
         argv = [sys.executable, "-m", "igsc.app.cli", "--config", str(config), "worker", stage]
         return self.start(name=name, argv=[*argv, "--nice", str(nice)])
 
+    def start_celery_worker(
+        self, *, name: str, config: Path, node: str, nice: int = 0
+    ) -> subprocess.Popen[bytes]:
+        """A Celery worker for the respond tasks (`celery -A respond.celery_app worker`, one
+        task at a time) as a child, reading its settings from IGSC_CONFIG."""
+        argv = [
+            *(("nice", "-n", str(nice)) if nice else ()),
+            sys.executable, "-m", "celery", "-A", "respond.celery_app", "worker",
+            "--pool=solo", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
+            "--without-mingle", "-n", node,
+        ]  # fmt: skip
+        return self.start(name=name, argv=argv, env={"IGSC_CONFIG": str(config)})
+
     def log_of(self, name: str) -> str:
         """The last 3,000 characters a child wrote."""
         path = self._logs / f"{name}.log"

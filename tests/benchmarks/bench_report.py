@@ -72,6 +72,15 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         # it into one record. The total adds extract's per-indicator version rows and the rest.
         "dedup_bytes_per_observable": dedup.get("merge_bytes_per_observable"),
         "state_bytes_per_observable_all": dedup.get("all_state_bytes_per_observable"),
+        # The respond stage (tests/benchmarks/bench_respond.py): CPU of its workers and the
+        # Celery workers over that of poller + extract + merge, same corpus (so per indicator);
+        # incidents and tickets of the real e2e run; crossing (the third country's report
+        # POSTed) to every affected team's ticket stored, in the latency phase.
+        "respond_cpu_share": _get(results, "respond_real.added_share"),
+        "incidents_opened": _get(results, "respond_real.incidents_opened"),
+        "tickets_stored": _get(results, "respond_real.tickets_stored"),
+        "crossing_to_ticket_p50_s": _get(results, "latency.crossing_to_ticket.p50_s"),
+        "crossing_to_ticket_p99_s": _get(results, "latency.crossing_to_ticket.p99_s"),
         "peak_rss_mb": results.get("peak_rss_mb", {}),
         "versions": _get(results, "machine.versions"),
     }
@@ -178,6 +187,7 @@ def table(results: dict[str, Any]) -> str:
             _verdict(_le(h["p99_arrival_to_searchable_s"], 2.0)),
         ),
     ]
+    rows += _respond_rows(results, h)
     for kind, label in (("exact", "exact observable lookup (from the dedup state)"),
                         ("exact_index", "the same lookup by Elasticsearch GET (comparison)"),
                         ("country_facets", "country filter + facets"),
@@ -231,6 +241,59 @@ def table(results: dict[str, Any]) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _pct(value: Any) -> str:
+    return "—" if not isinstance(value, int | float) else f"{100 * value:.1f}%"
+
+
+def _respond_rows(results: dict[str, Any], h: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The respond stage: CPU it adds, what it opened, how fast a crossing becomes tickets."""
+    real = results.get("respond_real") or {}
+    emb = results.get("respond_embedded") or {}
+    cross = _get(results, "latency.crossing_to_ticket") or {}
+    share = h["respond_cpu_share"]
+    drain = real.get("drain_after_searchable_s")
+    rows: list[tuple[str, ...]] = [
+        (
+            "respond stage: CPU it adds per indicator, real (respond worker + Celery worker "
+            "core-s / poller + extract + merge core-s)",
+            _pct(share),
+            f"embedded {_pct(emb.get('added_share'))}",
+            "—",
+            "≤ 15%",
+            _verdict(_le(share, 0.15)),
+        ),
+        (
+            "respond stage, real e2e run: incidents opened / tickets stored / drained after "
+            "all documents searchable (s)",
+            f"{_fmt(h['incidents_opened'])} / {_fmt(h['tickets_stored'])} / "
+            f"{_fmt(drain)}{'' if real.get('drained', True) else ' (did not drain)'}",
+            "—",
+            "—",
+            "—",
+            "—",
+        ),
+        (
+            "crossing → every affected team's ticket stored p50 (s) at 70% load"
+            f" ({_fmt(cross.get('incidents_with_all_tickets'))} of "
+            f"{_fmt(cross.get('crossings_posted'))} crossings)",
+            _fmt(h["crossing_to_ticket_p50_s"]),
+            "—",
+            "—",
+            "—",
+            "—",
+        ),
+        (
+            "crossing → every affected team's ticket stored p99 (s) at 70% load",
+            _fmt(h["crossing_to_ticket_p99_s"]),
+            "—",
+            "—",
+            "≤ 2 s",
+            _verdict(_le(h["crossing_to_ticket_p99_s"], 2.0)),
+        ),
+    ]
+    return rows
 
 
 def _num(a: Any, b: Any) -> float | None:

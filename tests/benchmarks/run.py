@@ -6,7 +6,8 @@
 
 Environment (all optional): BENCH_INDICATORS, BENCH_EMBEDDED_INDICATORS, BENCH_PARTNERS,
 BENCH_SEED, BENCH_BASELINE_OBJECTS, BENCH_LATENCY_S, BENCH_LATENCY_RATE (a fixed offered
-rate, for A/B runs), BENCH_WORKERS ("extract=2,merge=1"), BENCH_PROFILE_S, BENCH_PHASES
+rate, for A/B runs), BENCH_WORKERS ("extract=2,merge=1,respond=1,celery=1"; celery: Celery
+worker processes for the respond tasks, real mode), BENCH_PROFILE_S, BENCH_PHASES
 ("real,embedded,naive,taxii"), BENCH_OUT, BENCH_WRITE_DOCS, BENCH_KEEP.
 Needs Kafka, Elasticsearch and Redis on 127.0.0.1 (deploy/local/services up).
 """
@@ -28,7 +29,7 @@ import yaml
 from igsc.app.corpus import fresh_indicators
 from igsc.server_settings import SHARED_FEED_ID
 from ingest.server.auth import hash_token
-from tests.benchmarks import bench_notes
+from tests.benchmarks import bench_notes, bench_respond
 from tests.benchmarks.bench_baselines import (
     medallion_get_scaling,
     run_medallion,
@@ -57,10 +58,12 @@ from tests.benchmarks.bench_procs import (
     write_config,
 )
 from tests.benchmarks.bench_render import render_saved, write_outputs
+from tests.benchmarks.bench_respond import WebhookSink
 from tests.benchmarks.bench_search import Background, WorkloadSpec, run_idle
 from tests.benchmarks.bench_stages import breakdown
 
 KAFKA, ES, REDIS = "127.0.0.1:9092", "http://127.0.0.1:9200", "redis://127.0.0.1:6379/0"
+BROKER = bench_respond.broker_url("127.0.0.1:6379")
 TOKEN = "bench-token-cert-de"
 POSTER = "cert-de"
 
@@ -76,6 +79,7 @@ class Run:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.results: dict[str, Any] = {"config": _plain(cfg.__dict__)}
         self.notes: list[str] = []
+        self.webhooks: WebhookSink | None = None  # the teams' receiver, for the whole run
 
     def log(self, text: str) -> None:
         line = f"[{time.time() - self.started:7.1f}s] {text}"
@@ -92,6 +96,11 @@ class Run:
         }
         if real:
             values |= {"stream_url": f"kafka://{KAFKA}", "index_url": ES, "state_url": REDIS}
+        values |= bench_respond.respond_values(
+            partners=bench_partners(self.cfg.partners),
+            webhook_url=self.webhooks.url if self.webhooks else None,
+            broker=BROKER if real else None,
+        )
         return values
 
 
@@ -115,7 +124,7 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
     """e2e on the real services, then dedup state, search idle, latency + search ingesting."""
     cfg, ns = run.cfg, f"bench{run.stamp.replace('-', '')}r"
     run.results["namespace_real"] = ns
-    probe = RealProbe(kafka=KAFKA, es_url=ES, namespace=ns)
+    probe = RealProbe(kafka=KAFKA, es_url=ES, namespace=ns, broker_url=BROKER)
     try:
         plan = E2EPlan(
             mode="real",
@@ -126,6 +135,7 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
             poller_nice=cfg.poller_nice,
             out=run.dir,
             timeout_s=max(300.0, corpus.indicators / 250),
+            respond_drain_s=cfg.respond_drain_s,
             profile_s=cfg.profile_s,
             partner_extra=poster_extra(),
         )
@@ -137,6 +147,11 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
         )
         run.results["e2e_real"] = e2e.__dict__
         run.log(f"[real] {e2e.indicators_per_s} indicators/s over {e2e.elapsed_s} s; {e2e.note}")
+        run.results["respond_real"] = _respond_figures(run, e2e, mode="real")
+        if not e2e.respond.get("drained"):
+            dropped = bench_respond.purge_queue(broker=BROKER, namespace=ns)
+            run.results["respond_real"]["tasks_dropped_before_latency"] = dropped
+            run.log(f"[real] respond did not drain: {dropped} waiting tasks dropped")
         run.results["dedup"] = dedup_state(
             redis_url=REDIS, namespace=ns, unique=corpus.expected_keys, seed=cfg.seed
         )
@@ -157,7 +172,30 @@ def phase_real(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
             if name.startswith("real-") or name == "taxii-latency":
                 procs.stop(name)
         if not cfg.keep:
-            clean_namespace(redis_url=REDIS, es_url=ES, kafka=KAFKA, namespace=ns)
+            _clean(ns)
+
+
+def _clean(namespace: str) -> None:
+    clean_namespace(redis_url=REDIS, es_url=ES, kafka=KAFKA, namespace=namespace)
+    bench_respond.clean_broker(broker=BROKER, namespace=namespace)
+
+
+def _respond_figures(run: Run, e2e: E2EResult, *, mode: str) -> dict[str, Any]:
+    """The respond stage's CPU share of the e2e run, its incidents and tickets, its drain."""
+    final = e2e.respond.get("final") or {}
+    figures = {
+        **bench_respond.cpu_share(e2e.cpu, mode=mode),
+        "incidents_opened": final.get("incidents"),
+        "tickets_stored": final.get("tickets"),
+        "drained": e2e.respond.get("drained"),
+        "drain_after_searchable_s": e2e.respond.get("drain_after_searchable_s"),
+        "complete_s": e2e.respond.get("complete_s"),
+        "indicators": e2e.indicators,
+    }
+    if run.webhooks is not None:
+        figures["webhooks_received"] = run.webhooks.counts()
+    run.log(f"[{mode}] respond: {figures}")
+    return figures
 
 
 def _measured(run: Run, procs: ProcessSet, key: str, work: Callable[[], E2EResult]) -> E2EResult:
@@ -239,6 +277,20 @@ def _latency_run(
         tag=f"lat{tag}{run.stamp}",
         block=ord(tag) - ord("a"),  # each run's observables are new to the index
     )
+    ns = run.results["namespace_real"]
+    others = [p for p in bench_partners(cfg.partners) if p.country != poster.country][:2]
+    chosen = bench_respond.seed_crossings(
+        config=run.dir / "real.yaml",
+        made=made,
+        others=others,
+        es_url=ES,
+        index_name=f"{ns}-indicators",
+        every=cfg.cross_every,
+    )
+    run.log(
+        f"[latency] {len(chosen)} observables already reported from "
+        f"{', '.join(p.country for p in others)}: {poster.country}'s POST of each crosses"
+    )
     run.log(f"[latency] POSTing at {rate:.0f} indicators/s for {cfg.latency_s:.0f} s")
     background = Background(spec=workload)
     assert procs.sampler is not None
@@ -256,10 +308,19 @@ def _latency_run(
             ),
             indicators=made,
             at_half=background.start,  # first half: ingest only; second: with analysts searching
+            track=frozenset(chosen),
         )
     finally:
         search = background.stop()
         cpu = cpu_between(before, procs.sampler.snapshot(), cores=os.cpu_count() or 1)
+    tracked = latency.pop("_tracked")
+    latency["crossing_to_ticket"] = bench_respond.crossing_latency(
+        es_url=ES,
+        namespace=ns,
+        sent={sid: (tracked[sid], key) for sid, key in chosen.items() if sid in tracked},
+        teams_per_incident=1 + len(others),
+    )
+    run.log(f"[latency] crossing to ticket stored: {latency['crossing_to_ticket']}")
     latency["hops"] = breakdown(
         bootstrap=KAFKA,
         namespace=run.results["namespace_real"],
@@ -294,6 +355,7 @@ def phase_embedded(run: Run, procs: ProcessSet) -> None:
         poller_nice=cfg.poller_nice,
         out=run.dir,
         timeout_s=max(300.0, corpus.indicators / 100),
+        respond_drain_s=cfg.respond_drain_s,
     )
     try:
         probe = EmbeddedProbe(home=home, namespace=ns)
@@ -308,6 +370,7 @@ def phase_embedded(run: Run, procs: ProcessSet) -> None:
             if name.startswith("embedded-"):
                 procs.stop(name)
     run.results["e2e_embedded"] = e2e.__dict__
+    run.results["respond_embedded"] = _respond_figures(run, e2e, mode="embedded")
     sizes = {p.name: round(p.stat().st_size / 2**20, 1) for p in home.glob("*.db")}
     run.results["embedded_files_mb"] = sizes
     if not cfg.keep:  # hundreds of MB per run; the sizes above are what is worth keeping
@@ -326,7 +389,7 @@ def phase_layout(run: Run, procs: ProcessSet) -> None:
     rows = []
     for i, workers in enumerate(({"extract": 1, "merge": 1}, cfg.workers)):
         ns = f"bench{run.stamp.replace('-', '')}l{i}"
-        probe = RealProbe(kafka=KAFKA, es_url=ES, namespace=ns)
+        probe = RealProbe(kafka=KAFKA, es_url=ES, namespace=ns, broker_url=BROKER)
         plan = E2EPlan(
             mode=f"layout{i}",
             corpus=corpus,
@@ -344,7 +407,7 @@ def phase_layout(run: Run, procs: ProcessSet) -> None:
             for name in list(procs.procs):
                 if name.startswith(f"layout{i}-"):
                     procs.stop(name)
-            clean_namespace(redis_url=REDIS, es_url=ES, kafka=KAFKA, namespace=ns)
+            _clean(ns)
         rows.append(
             {"workers": workers, "indicators": e2e.indicators, "elapsed_s": e2e.elapsed_s,
              "indicators_per_s": e2e.indicators_per_s, "complete": e2e.complete}
@@ -382,6 +445,8 @@ def phase_taxii(run: Run, procs: ProcessSet, corpus: CorpusFiles) -> None:
         "partners": [poster.model_dump(mode="json") | poster_extra()[POSTER]],
         "taxii": {"port": port},
     }
+    for name in bench_respond.SETTINGS_KEYS:  # the TAXII server runs no respond stage
+        values.pop(name, None)
     config = write_config(run.dir / "taxii.yaml", values)
 
     def start() -> str:
@@ -412,7 +477,10 @@ def main() -> int:
     sampler.watch(name="bench runner", pid=os.getpid(), children=False)
     failed = False
     try:
-        with process_set(logs=run.dir, sampler=sampler) as procs:
+        with (
+            bench_respond.webhook_sink() as run.webhooks,
+            process_set(logs=run.dir, sampler=sampler) as procs,
+        ):
             failed = _phases(run, procs)
     finally:
         sampler.stop()
