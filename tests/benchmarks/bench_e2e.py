@@ -30,7 +30,8 @@ from tests.benchmarks.bench_probe import Probe
 from tests.benchmarks.bench_procs import ProcessSet, cpu_between, write_config
 from tests.benchmarks.bench_profile import start_profile, summarise
 
-STAGES = ("extract", "merge", "respond")  # merge writes the index itself
+# merge writes the index itself; respond-threats folds the threat-evidence respond re-keys
+STAGES = ("extract", "merge", "respond", "respond-threats")
 Log = Callable[[str], None]
 
 

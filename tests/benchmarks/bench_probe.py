@@ -27,7 +27,8 @@ class Probe(Protocol):
     def joined(self, *, groups: list[str]) -> bool: ...
 
     def respond(self, *, refresh: bool = False) -> dict[str, int]:
-        """lag (indicators-topic offsets the respond group has not committed), queue (Celery
+        """lag (offsets of the indicators and threat-evidence topics the respond and
+        respond-threats groups have not committed), queue (Celery
         tasks waiting in the broker or running), incidents and tickets (documents in their
         indices; `refresh`: refreshed first, so every document written so far counts)."""
         ...
@@ -69,7 +70,8 @@ class RealProbe:
             names = f"{self._ns}-incidents,{self._ns}-tickets"
             self._es.indices.refresh(index=names, ignore_unavailable=True)
         return {
-            "lag": self._lag(topic=f"{self._ns}.indicators", group=f"{self._ns}.respond"),
+            "lag": self._lag(topic=f"{self._ns}.indicators", group=f"{self._ns}.respond")
+            + self._lag(topic=f"{self._ns}.threat-evidence", group=f"{self._ns}.respond-threats"),
             "queue": self._queue(),
             "incidents": self._count(f"{self._ns}-incidents"),
             "tickets": self._count(f"{self._ns}-tickets"),
@@ -151,13 +153,18 @@ class EmbeddedProbe:
         return self._query("index.db", f"SELECT count(*) FROM {self._table}", ())
 
     def respond(self, *, refresh: bool = False) -> dict[str, int]:
-        topic, group = f"{self._ns}.indicators", f"{self._ns}.respond"
-        ends = self._query("stream.db", "SELECT sum(next_off) FROM heads WHERE topic = ?", (topic,))
-        done = self._query(
-            "stream.db",
-            "SELECT sum(next_off) FROM commits WHERE grp = ? AND topic = ?",
-            (group, topic),
-        )
+        lag = 0
+        for name, group in (("indicators", "respond"), ("threat-evidence", "respond-threats")):
+            topic = f"{self._ns}.{name}"
+            ends = self._query(
+                "stream.db", "SELECT sum(next_off) FROM heads WHERE topic = ?", (topic,)
+            )
+            done = self._query(
+                "stream.db",
+                "SELECT sum(next_off) FROM commits WHERE grp = ? AND topic = ?",
+                (f"{self._ns}.{group}", topic),
+            )
+            lag += max(0, ends - done)
         tables = {
             name: "docs_" + f"{self._ns}_{name}".replace("-", "_")
             for name in ("incidents", "tickets")
@@ -166,7 +173,7 @@ class EmbeddedProbe:
             name: self._query("index.db", f"SELECT count(*) FROM {table}", ())
             for name, table in tables.items()
         }
-        return {"lag": max(0, ends - done), "queue": 0, **counts}
+        return {"lag": lag, "queue": 0, **counts}
 
     def sources(self) -> int:
         sql = f"SELECT sum(json_extract(body, '$.partner_count')) FROM {self._table}"

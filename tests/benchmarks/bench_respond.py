@@ -399,7 +399,7 @@ def cpu_share(cpu: dict[str, Any], *, mode: str) -> dict[str, Any]:
     until it drained."""
     rest_groups = (cpu.get("to_searchable") or {}).get("groups_core_s") or {}
     groups = (cpu.get("to_respond_drained") or {}).get("groups_core_s") or {}
-    worker = groups.get(f"{mode}-respond", 0.0)
+    worker = groups.get(f"{mode}-respond", 0.0) + groups.get(f"{mode}-respond-threats", 0.0)
     celery = groups.get(f"{mode}-celery", 0.0)
     respond = worker + celery
     rest = sum(rest_groups.get(f"{mode}-{name}", 0.0) for name in ("poller", "extract", "merge"))
