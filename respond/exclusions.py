@@ -78,7 +78,6 @@ class Exclusions:
                 return name
         return None
 
-
     @staticmethod
     def lists_with(value: str) -> tuple[str, ...]:
         """Every MISP warninglist the value is on (names as pymispwarninglists gives them)."""

@@ -12,8 +12,8 @@ from igsc.records import utc_now_iso
 from igsc.settings import Settings
 from igsc.wiring import Ports, topic
 from ingest.server.access import Target
-from ingest.server.add_objects import DirectAdd
 from ingest.server.clock import DateAddedClock
+from ingest.server.direct_add import DirectAdd
 from ingest.server.store import VersionStore
 from respond.celery_app import CeleryDispatch, RespondCelery, make_respond_celery
 from respond.exclusions import Exclusions

@@ -13,17 +13,16 @@ import orjson
 
 from igsc.errors import RejectedInput, TransientFailure
 from igsc.partners import Partner
-from igsc.ports import IndexDoc, Stream
-from igsc.stix_time import format_us, version_key
-from igsc.tlp import Tlp
-from igsc.visibility import default_tlp, visible_to
-from ingest.convert import Admitted, ObjectConverter, admit
+from igsc.ports import Stream
+from igsc.visibility import default_tlp
+from ingest.convert import ObjectConverter, admit
 from ingest.server.access import Target
 from ingest.server.clock import DateAddedClock
+from ingest.server.documents import CollectionDocuments, ValidObject, valid_object
 from ingest.server.errors import TaxiiError
 from ingest.server.release import SearchableReleaser
 from ingest.server.status import Outcome, StatusStore
-from ingest.server.store import LIVE, VersionStore, doc_id, scope_of
+from ingest.server.store import VersionStore
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +39,6 @@ class Submission:
     target: Target
     body: bytes
     received_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Valid:
-    obj: dict[str, Any]
-    admitted: Admitted
-    version: str | None  # None: immutable object, its version is its date_added
-    slot: str  # version_key of version, "-" for an immutable object
-    level: Tlp
-    doc_id: str
 
 
 def _detail(stix_id: Any, version: Any, message: str | None = None) -> dict[str, str]:
@@ -94,7 +83,7 @@ class _Stored:
 
 
 def _records(
-    submission: Submission, landed: Sequence[_Valid], stored: dict[str, tuple[str, str]]
+    submission: Submission, landed: Sequence[ValidObject], stored: dict[str, tuple[str, str]]
 ) -> dict[str, _Record]:
     """Raw-topic records by doc id: each object as a push envelope, keyed by its STIX id."""
     converter = ObjectConverter(
@@ -170,9 +159,9 @@ class AddObjects:
 
     def _validate(
         self, submission: Submission, objects: Sequence[Any]
-    ) -> tuple[list[_Valid], list[dict[str, str]], list[_Record]]:
+    ) -> tuple[list[ValidObject], list[dict[str, str]], list[_Record]]:
         target, publisher = submission.target, submission.partner
-        valid: list[_Valid] = []
+        valid: list[ValidObject] = []
         failures: list[dict[str, str]] = []
         rejections: list[_Record] = []
         converter = ObjectConverter(partner=publisher, collection=target.collection.id, via="push")
@@ -186,7 +175,7 @@ class AddObjects:
                 failures.append(_detail(get("id"), get("modified") or get("created"), str(exc)))
                 rejections.append(converter.rejection(obj=obj, reason=str(exc)))
                 continue
-            one = _valid(admitted, target=target, publisher=publisher.id)
+            one = valid_object(admitted, target=target, publisher=publisher.id)
             if one.version is not None and (obj["id"], one.slot) in seen:
                 failures.append(_detail(obj["id"], one.version, _DUPLICATE))
                 continue
@@ -197,13 +186,13 @@ class AddObjects:
     def _land(
         self,
         submission: Submission,
-        valid: Sequence[_Valid],
+        valid: Sequence[ValidObject],
         *,
         status_id: str,
         failures: list[dict[str, str]],
     ) -> Outcome:
         """Store, then publish; what became of each object."""
-        first: dict[str, _Valid] = {}
+        first: dict[str, ValidObject] = {}
         for v in valid:
             first.setdefault(v.doc_id, v)  # the same object twice in one envelope lands once
         unique = list(first.values())
@@ -233,7 +222,7 @@ class AddObjects:
         )
 
     def _store(
-        self, submission: Submission, unique: Sequence[_Valid], *, status_id: str
+        self, submission: Submission, unique: Sequence[ValidObject], *, status_id: str
     ) -> _Stored:
         """Land what is not stored yet; its block is released (and the status `status_id`
         marked readable) once readers can see it."""
@@ -248,7 +237,7 @@ class AddObjects:
         scope = f"{target.root.id}:{target.collection.id}"
         reservation = self._clock.reserve(scope=scope, count=len(unique))
         try:
-            bodies = _Bodies(target=target, publisher=submission.partner.id)
+            bodies = CollectionDocuments(target=target, publisher=submission.partner.id)
             docs, stamped = bodies.docs(objects=unique, start=reservation.start)
             existing = searched.result()
             stored = {i: (str(h["version"]), str(h["date_added"])) for i, h in existing.items()}
@@ -278,7 +267,7 @@ class AddObjects:
     def _publish(
         self,
         submission: Submission,
-        landed: Sequence[_Valid],
+        landed: Sequence[ValidObject],
         stored: dict[str, tuple[str, str]],
         encoded: Future[dict[str, _Record]] | None,
     ) -> bool:
@@ -294,132 +283,3 @@ class AddObjects:
             log.warning("stored %d objects but could not publish them: %s", len(records), exc)
             return False
         return True
-
-
-def _valid(admitted: Admitted, *, target: Target, publisher: str) -> _Valid:
-    """An admitted object with its version slot and its document id in the collection."""
-    obj, version = admitted.obj, admitted.version
-    slot = version_key(version) if version else "-"
-    ident = doc_id(
-        api_root=target.root.id,
-        collection=target.collection.id,
-        stix_id=obj["id"],
-        slot=slot,
-        publisher=publisher,
-    )
-    return _Valid(
-        obj=obj, admitted=admitted, version=version, slot=slot, level=admitted.level, doc_id=ident
-    )
-
-
-class _Bodies:
-    """Index documents of one submission; what every object shares is computed once."""
-
-    def __init__(self, *, target: Target, publisher: str) -> None:
-        self._shared = {
-            "api_root": target.root.id,
-            "collection": target.collection.id,
-            "publisher": publisher,
-            "state": LIVE,
-            "scope": scope_of(api_root=target.root.id, collection=target.collection.id, state=LIVE),
-        }
-        self._publisher = publisher
-        self._visible: dict[Tlp, list[str]] = {}
-
-    def docs(
-        self, *, objects: Sequence[_Valid], start: int
-    ) -> tuple[list[IndexDoc], dict[str, tuple[str, str]]]:
-        """Documents dated start, start + 1, ...; and doc id -> (version, date_added)."""
-        docs, stored = [], {}
-        for offset, v in enumerate(objects):
-            micros = start + offset
-            added = format_us(micros)
-            version = v.version or added
-            stored[v.doc_id] = (version, added)
-            docs.append(IndexDoc(id=v.doc_id, version=micros, body=self._body(v, version, added)))
-        return docs, stored
-
-    def _body(self, v: _Valid, version: str, date_added: str) -> dict[str, Any]:
-        obj = v.obj
-        visible = self._visible.get(v.level)
-        if visible is None:
-            visible = visible_to(publisher=self._publisher, level=v.level)
-            self._visible[v.level] = visible
-        return {
-            **self._shared,
-            "stix_id": obj["id"],
-            "type": obj["type"],
-            "spec_version": str(obj.get("spec_version", "2.1")),
-            "tlp": v.level.label,
-            "visible_to": list(visible),
-            "version_key": v.slot if v.version else version_key(version),
-            "date_added": date_added,
-            "version": version,
-            "object": obj,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Landed:
-    """What one DirectAdd call did."""
-
-    landed: int  # documents written now
-    already: int  # (id, version, publisher) already stored: nothing written
-
-
-class DirectAdd:
-    """Objects igsc adds to one collection itself (the respond stage's incidents).
-
-    Each object is stored exactly as Add Objects stores a partner's POST: admitted by the same
-    entrance (`admit`), deduplicated by the same document ids, dated by the same date_added
-    clock, written as the same documents (`_Bodies`: `visible_to` from igsc.visibility for the
-    object's TLP and its publisher), so GET objects, manifest and versions, and deletion by
-    the publisher, treat them like any posted object. Unlike a POST they are not forwarded to
-    the raw topic (they come out of the pipeline; forwarding would feed them back in) and get
-    no status resource: `add` returns once they are readable, or raises.
-    """
-
-    def __init__(self, *, store: VersionStore, clock: DateAddedClock, target: Target) -> None:
-        self._versions = store
-        self._clock = clock
-        self._target = target
-
-    def add(self, *, objects: Sequence[tuple[str, dict[str, Any]]]) -> Landed:
-        """Store (publisher, object) pairs not stored yet; readable when this returns.
-
-        RejectedInput if an object fails the entrance (nothing is stored then);
-        TransientFailure if the store refused a document or could not be reached.
-        """
-        target = self._target
-        unique: dict[str, tuple[str, _Valid]] = {}
-        for publisher, obj in objects:
-            one = _valid(admit(obj, default_tlp=Tlp.RED), target=target, publisher=publisher)
-            unique.setdefault(one.doc_id, (publisher, one))
-        if not unique:
-            return Landed(landed=0, already=0)
-        existing = self._versions.live_by_id(doc_ids=list(unique))
-        fresh = [pair for ident, pair in unique.items() if ident not in existing]
-        if not fresh:
-            return Landed(landed=0, already=len(existing))
-        scope = f"{target.root.id}:{target.collection.id}"
-        reservation = self._clock.reserve(scope=scope, count=len(fresh))
-        try:
-            docs: list[IndexDoc] = []
-            bodies: dict[str, _Bodies] = {}
-            for offset, (publisher, one) in enumerate(fresh):
-                shared = bodies.setdefault(publisher, _Bodies(target=target, publisher=publisher))
-                docs += shared.docs(objects=[one], start=reservation.start + offset)[0]
-            result = self._versions.land(docs=docs)
-            if result.failed:
-                reasons = "; ".join(f"{f.id}: {f.reason}" for f in result.failed[:3])
-                raise TransientFailure(
-                    f"the TAXII store refused {len(result.failed)} of {len(docs)} "
-                    f"documents ({reasons})"
-                )
-            if not self._versions.searchable_on_write:
-                # Readers never pass a reserved block, so the block is released only once
-                # its documents are searchable: after the store's next scheduled refresh.
-                self._versions.await_searchable()
-        finally:
-            self._clock.release(reservation=reservation)
-        return Landed(landed=len(docs), already=len(existing))

@@ -34,9 +34,9 @@ from igsc.stix_time import instant_ns
 from igsc.wiring import Ports, open_ports
 from ingest.publish import publish_objects
 from ingest.server.access import Target
-from ingest.server.add_objects import DirectAdd
 from ingest.server.app import create_app
 from ingest.server.clock import DateAddedClock
+from ingest.server.direct_add import DirectAdd
 from ingest.server.store import SCHEMA, VersionStore
 from respond.incidents import INCIDENTS
 from respond.stix_incidents import HUB_PUBLISHER, INCIDENT_CORE_EXTENSION
