@@ -37,6 +37,14 @@ from respond.model import (
     resolved_marker_key,
     ticket_id,
 )
+from respond.ticket_rules import (
+    SYSTEM,
+    created_ticket,
+    delivery_audit,
+    refuse_transition,
+    stale_delivery,
+    version_note,
+)
 
 TICKETS = IndexSchema(
     name="tickets",
@@ -55,11 +63,8 @@ TICKETS = IndexSchema(
     ),
 )
 
-SYSTEM = "igsc"  # the `by` of what the pipeline itself does
 CAS_ATTEMPTS = 32  # then the ticket is too contended: the caller retries later
 _PAGE = 500
-# A late retry never moves a delivery back: pending < failed < delivered.
-_RANK = {DeliveryStatus.PENDING: 0, DeliveryStatus.FAILED: 1, DeliveryStatus.DELIVERED: 2}
 
 
 class TicketNotFound(RejectedInput):
@@ -68,10 +73,6 @@ class TicketNotFound(RejectedInput):
     def __init__(self, *, ticket_id: str) -> None:
         super().__init__(f"no ticket {ticket_id}")
         self.ticket_id = ticket_id
-
-
-class InvalidTransition(RejectedInput):
-    """The ticket's state does not allow this action; the message says why."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,7 +177,9 @@ class TicketStore:
 
         def apply(current: Ticket | None) -> Ticket | None:
             if current is None:
-                return _created(tid=tid, incident=incident, team=team, rendered=rendered, now=now)
+                return created_ticket(
+                    tid=tid, incident=incident, team=team, rendered=rendered, now=now
+                )
             if incident.version <= current.incident_version:
                 return None
             followed = msgspec.structs.replace(
@@ -198,7 +201,7 @@ class TicketStore:
                 due_at=rendered.due_at,
                 audit=(
                     *current.audit,
-                    AuditEntry(at=now, by=SYSTEM, action="updated", note=_version(incident)),
+                    AuditEntry(at=now, by=SYSTEM, action="updated", note=version_note(incident)),
                 ),
                 updated_at=now,
             )
@@ -220,7 +223,7 @@ class TicketStore:
             if current is None:
                 raise TicketNotFound(ticket_id=ticket_id)
             old = next((d for d in current.deliveries if d.delivery_id == record.delivery_id), None)
-            if old is not None and _stale(old=old, new=record):
+            if old is not None and stale_delivery(old=old, new=record):
                 return None
             if old is None:
                 deliveries = (*current.deliveries, record)
@@ -232,7 +235,7 @@ class TicketStore:
             if record.status is not DeliveryStatus.PENDING and (
                 old is None or old.status is not record.status
             ):
-                audit = (*audit, _delivery_audit(record=record, now=now))
+                audit = (*audit, delivery_audit(record=record, now=now))
             return msgspec.structs.replace(
                 current, deliveries=deliveries, audit=audit, updated_at=now
             )
@@ -299,7 +302,7 @@ class TicketStore:
         def apply(current: Ticket | None) -> Ticket | None:
             if current is None:
                 raise TicketNotFound(ticket_id=ticket_id)
-            _refuse(current, to=to)
+            refuse_transition(current, to=to)
             entry = AuditEntry(at=now, by=by, action=str(to or "commented"), note=note)
             return msgspec.structs.replace(
                 current, state=to or current.state, audit=(*current.audit, entry), updated_at=now
@@ -347,65 +350,6 @@ class TicketStore:
                 f"ticket {ticket.id} is saved but the tickets index refused it: "
                 f"{result.failed[0].reason}"
             )
-
-
-def _created(
-    *, tid: str, incident: Incident, team: Team, rendered: RenderedTicket, now: str
-) -> Ticket:
-    return Ticket(
-        id=tid,
-        incident=incident.id,
-        incident_version=incident.version,
-        rule=incident.rule,
-        team=team.id,
-        country=team.country,
-        severity=incident.severity,
-        state=TicketState.OPEN,
-        revision=1,
-        seq=1,
-        subject=rendered.subject,
-        body=rendered.body,
-        html=rendered.html,
-        steps=rendered.steps,
-        due_at=rendered.due_at,
-        audit=(AuditEntry(at=now, by=SYSTEM, action="created", note=_version(incident)),),
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _version(incident: Incident) -> str:
-    return f"incident version {incident.version} ({incident.status})"
-
-
-def _stale(*, old: DeliveryRecord, new: DeliveryRecord) -> bool:
-    if old == new or old.status is DeliveryStatus.DELIVERED:
-        return True  # the first delivered record (and its time) stands
-    if _RANK[new.status] != _RANK[old.status]:
-        return _RANK[new.status] < _RANK[old.status]
-    return new.attempts < old.attempts
-
-
-def _delivery_audit(*, record: DeliveryRecord, now: str) -> AuditEntry:
-    what = f"{record.channel} {record.purpose} revision {record.revision}"
-    if record.status is DeliveryStatus.DELIVERED:
-        return AuditEntry(at=now, by=SYSTEM, action="delivered", note=what)
-    return AuditEntry(
-        at=now, by=SYSTEM, action="delivery-failed", note=f"{what}: {record.last_error}"
-    )
-
-
-def _refuse(ticket: Ticket, *, to: TicketState | None) -> None:
-    """InvalidTransition if the ticket cannot move to `to`, saying who moved it where."""
-    if to is TicketState.ACKNOWLEDGED and ticket.state is not TicketState.OPEN:
-        why = "only an open ticket can be acknowledged"
-    elif to is TicketState.RESOLVED and ticket.state is TicketState.RESOLVED:
-        why = "it cannot be resolved twice"
-    else:
-        return
-    last = next((e for e in reversed(ticket.audit) if e.action == str(ticket.state)), None)
-    since = f"by {last.by} at {last.at}" if last else f"since {ticket.updated_at}"
-    raise InvalidTransition(f"ticket {ticket.id} is already {ticket.state} ({since}); {why}")
 
 
 def _now_of(outcome: _Outcome) -> Ticket:

@@ -27,7 +27,8 @@ from respond.model import (
     TicketState,
     ticket_id,
 )
-from respond.tickets import TICKETS, InvalidTransition, TicketNotFound, TicketStore, ticket_doc
+from respond.ticket_rules import InvalidTransition
+from respond.tickets import TICKETS, TicketNotFound, TicketStore, ticket_doc
 from tests.conftest import require_service
 
 T0 = "2026-12-01T10:00:00.000000Z"
