@@ -213,6 +213,18 @@ def _with_evidence(
     return _replace(incident, timeline=tuple(timeline))
 
 
+def resolved_incident(previous: Incident, *, at: str) -> Incident:
+    """The incident once every ticket was resolved at `at`: the step `next_incident` takes
+    when the respond stage next sees the subject, so anyone may show it earlier."""
+    return _resolved(previous, at=at)
+
+
+def incident_from_doc(doc: dict[str, Any]) -> Incident:
+    """An incident from its incidents-index document (the index adds fields of its own)."""
+    fields = {name: doc[name] for name in Incident.__struct_fields__ if name in doc}
+    return msgspec.convert(fields, Incident)
+
+
 def _resolved(previous: Incident, *, at: str) -> Incident:
     event = Event(at=at, event=TimelineEvent.RESOLVED, detail="every ticket was resolved")
     return _replace(previous, status=IncidentStatus.RESOLVED, timeline=(*previous.timeline, event))

@@ -24,11 +24,13 @@ from igsc.errors import RejectedInput, TransientFailure
 from igsc.ports import Index, IndexDoc, IndexSchema, SearchQuery, SortKey, State
 from igsc.respond_settings import Team
 from igsc.stix_time import instant_ns
+from respond.incidents import INCIDENTS, incident_doc, incident_from_doc, resolved_incident
 from respond.model import (
     AuditEntry,
     DeliveryRecord,
     DeliveryStatus,
     Incident,
+    IncidentStatus,
     RenderedTicket,
     Ticket,
     TicketState,
@@ -265,7 +267,28 @@ class TicketStore:
         if all(t.state is TicketState.RESOLVED for t in siblings.values()):
             key = resolved_marker_key(incident_id=resolved.incident)
             self._state.compare_and_set(key=key, expected=None, new=now.encode())
+            self._show_resolved(incident_id=resolved.incident)
         return resolved
+
+    def _show_resolved(self, *, incident_id: str) -> None:
+        """The incidents index says resolved at once, not when the subject's next evidence
+        reaches the respond stage: the same version and content the stage will write then
+        (from the marker's time, whoever wrote it), so its later write changes nothing."""
+        at = self.incident_resolved(incident_id=incident_id)
+        self._index.ensure(schema=INCIDENTS)
+        page = self._index.search(
+            schema=INCIDENTS, query=SearchQuery(terms={"id": [incident_id]}, size=1)
+        )
+        if at is None or not page.hits:
+            return
+        shown = incident_from_doc(dict(page.hits[0]))
+        if shown.status is IncidentStatus.RESOLVED:
+            return
+        after = resolved_incident(shown, at=at)
+        self._index.bulk_upsert(
+            schema=INCIDENTS,
+            docs=[IndexDoc(id=after.id, version=after.version, body=incident_doc(after))],
+        )
 
     def claim_escalation(self, *, ticket_id: str, step: int, now: str) -> Ticket | None:
         """Mark step `step` (0-based) of a still-open ticket escalated, once: the ticket if

@@ -16,7 +16,14 @@ from igsc.adapters.sqlite_index import SqliteIndex
 from igsc.adapters.sqlite_state import SqliteState
 from igsc.errors import RejectedInput, TransientFailure
 from igsc.ports import Index, IndexDoc, State
-from igsc.respond_settings import Team
+from igsc.respond_settings import Rule, Team
+from respond.incidents import (
+    INCIDENTS,
+    Findings,
+    incident_doc,
+    incident_from_doc,
+    next_incident,
+)
 from respond.model import (
     DeliveryRecord,
     DeliveryStatus,
@@ -35,6 +42,11 @@ T0 = "2026-12-01T10:00:00.000000Z"
 T1 = "2026-12-01T10:05:00.000000Z"
 T2 = "2026-12-01T10:10:00.000000Z"
 DE = Team(id="de-oncall", country="DE", partner="cert-de")
+RULE = Rule(id="cross-border", at_least=2, within="24h", playbook="p", severity="high")
+NO_NEW_EVIDENCE = Findings(
+    rule=RULE, subject="domain-name|evil.example", subject_kind="observable", score=70.0,
+    evidence=(), newest_us=0,
+)  # fmt: skip
 FR = Team(id="fr-oncall", country="FR", partner="cert-fr")
 
 
@@ -372,6 +384,30 @@ def test_the_incident_is_resolved_when_its_last_ticket_is(store: TicketStore) ->
     assert store.incident_resolved(incident_id=incident().id) == T2
     assert store.incident_resolved(incident_id=incident(number=2).id) is None
     assert store.require(ticket_id=other).state is TicketState.OPEN
+
+
+def test_the_incidents_index_shows_the_resolution_at_once_as_the_stage_will_write_it(
+    backend: Backend, store: TicketStore
+) -> None:
+    opened_incident = incident()
+    backend.index.ensure(schema=INCIDENTS)
+    backend.index.bulk_upsert(
+        schema=INCIDENTS,
+        docs=[IndexDoc(id=opened_incident.id, version=1, body=incident_doc(opened_incident))],
+    )
+    de, fr = opened(store, team=DE), opened(store, team=FR)
+    store.resolve(ticket_id=de, by="alice", note="", now=T1)
+    backend.index.refresh(schema=INCIDENTS)
+    assert backend.index.get(schema=INCIDENTS, doc_id=opened_incident.id)["status"] == "open"  # type: ignore[index]
+    store.resolve(ticket_id=fr, by="jean", note="", now=T2)
+    backend.index.refresh(schema=INCIDENTS)
+    shown = backend.index.get(schema=INCIDENTS, doc_id=opened_incident.id)
+    assert shown is not None
+    # What the respond stage computes on the subject's next evidence, from its own copy.
+    later = next_incident(previous=opened_incident, found=NO_NEW_EVIDENCE, resolved_at=T2)
+    assert later is not None and later.status is IncidentStatus.RESOLVED
+    assert incident_from_doc(dict(shown)) == later
+    backend.index.drop(schema=INCIDENTS)
 
 
 def test_search_filters_and_lists_oldest_first(store: TicketStore) -> None:
