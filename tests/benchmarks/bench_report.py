@@ -256,8 +256,8 @@ def _respond_rows(results: dict[str, Any], h: dict[str, Any]) -> list[tuple[str,
     drain = real.get("drain_after_searchable_s")
     rows: list[tuple[str, ...]] = [
         (
-            "respond stage: CPU it adds per indicator, real (respond worker + Celery worker "
-            "core-s / poller + extract + merge core-s)",
+            "respond stage: CPU it adds per indicator, real (respond + respond-threats + Celery "
+            "workers' core-s / poller + extract + merge core-s)",
             _pct(share),
             f"embedded {_pct(emb.get('added_share'))}",
             "—",
