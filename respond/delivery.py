@@ -92,14 +92,18 @@ def open_tickets(*, ctx: RespondContext, incident: Incident) -> list[DeliveryJob
         log.warning("incident %s: rule %s is no longer configured", incident.id, incident.rule)
         return []
     teams = {t.id: t for t in teams_for(incident=incident, teams=tuple(ctx.teams.values()))}
-    for held in ctx.store.search(incident=incident.id):
-        if held.team in ctx.teams:
-            teams.setdefault(held.team, ctx.teams[held.team])
+    # Every team's ticket id is known, so one State read finds the tickets already held
+    # (no index search: it would refresh the index on every task).
+    held = ctx.store.get_many(
+        ticket_ids=[ticket_id(incident=incident.id, team=team) for team in ctx.teams]
+    )
+    for ticket in held.values():
+        teams.setdefault(ticket.team, ctx.teams[ticket.team])
     jobs: list[DeliveryJob] = []
     now = ctx.clock()
     for team in sorted(teams.values(), key=lambda t: t.id):
         tid = ticket_id(incident=incident.id, team=team.id)
-        existing = ctx.store.get(ticket_id=tid)
+        existing = held.get(tid)
         if existing is not None and existing.incident_version >= incident.version:
             jobs += _deliveries(ctx=ctx, ticket=existing, team=team, purpose=Purpose.TICKET)
             continue  # a redelivered task: the ticket has this version already
@@ -111,10 +115,10 @@ def open_tickets(*, ctx: RespondContext, incident: Incident) -> list[DeliveryJob
             created_at=existing.created_at if existing else now,
             ticket_id=tid,
         )
-        ctx.store.open_or_update(incident=incident, team=team, rendered=rendered, now=now)
-        # From the stored ticket, not from the change: a task that died after writing the
+        change = ctx.store.open_or_update(incident=incident, team=team, rendered=rendered, now=now)
+        # From the stored ticket, not from the incident: a task that died after writing the
         # ticket and before its deliveries runs again and finds them still to do.
-        ticket = ctx.store.require(ticket_id=tid)
+        ticket = change.ticket if change is not None else ctx.store.require(ticket_id=tid)
         jobs += _deliveries(ctx=ctx, ticket=ticket, team=team, purpose=Purpose.TICKET)
     return jobs
 
@@ -139,14 +143,16 @@ def _deliveries(
     revision = ticket.revision if purpose is Purpose.TICKET else step or 0
     now = ctx.clock()
     known = {d.delivery_id: d.status for d in ticket.deliveries}
+    records: list[DeliveryRecord] = []  # recorded in one change, before any job is queued
     if purpose is Purpose.TICKET:  # the store holds it already: that delivery is done
         store_id = delivery_id(
             ticket=ticket.id, purpose=purpose.value, revision=revision, channel=STORE_CHANNEL
         )
         if store_id not in known:
-            _record(
-                ctx, ticket, STORE_CHANNEL, purpose, revision, DeliveryStatus.DELIVERED, now=now
-            )
+            records.append(
+                _delivery_record(ticket, STORE_CHANNEL, purpose, revision,
+                                 DeliveryStatus.DELIVERED, now=now)
+            )  # fmt: skip
     jobs = []
     escalation = purpose is Purpose.ESCALATION
     for channel in channels_for(team=team, escalation=escalation, settings=ctx.settings):
@@ -157,7 +163,10 @@ def _deliveries(
         if status is not None and status is not DeliveryStatus.PENDING:
             continue  # delivered or dead-lettered already: a re-run sends nothing
         if status is None:
-            _record(ctx, ticket, channel.name, purpose, revision, DeliveryStatus.PENDING, now=now)
+            records.append(
+                _delivery_record(ticket, channel.name, purpose, revision,
+                                 DeliveryStatus.PENDING, now=now)
+            )  # fmt: skip
         jobs.append(
             DeliveryJob(
                 ticket_id=ticket.id,
@@ -167,6 +176,8 @@ def _deliveries(
                 step=step,
             )
         )
+    if records:
+        ctx.store.record_deliveries(ticket_id=ticket.id, records=records, now=now)
     return jobs
 
 
@@ -305,21 +316,39 @@ def _record(
     error: str = "",
     delivered: bool = False,
 ) -> None:
-    did = delivery_id(ticket=ticket.id, purpose=purpose.value, revision=revision, channel=channel)
     ctx.store.record_delivery(
         ticket_id=ticket.id,
-        record=DeliveryRecord(
-            delivery_id=did,
-            channel=channel,
-            purpose=purpose.value,
-            revision=revision,
-            status=status,
-            attempts=attempts,
-            last_error=error,
-            last_attempt_at=now if attempts else None,
-            delivered_at=now if delivered or channel == STORE_CHANNEL else None,
+        record=_delivery_record(
+            ticket, channel, purpose, revision, status,
+            now=now, attempts=attempts, error=error, delivered=delivered,
         ),
         now=now,
+    )  # fmt: skip
+
+
+def _delivery_record(
+    ticket: Ticket,
+    channel: str,
+    purpose: Purpose,
+    revision: int,
+    status: DeliveryStatus,
+    *,
+    now: str,
+    attempts: int = 0,
+    error: str = "",
+    delivered: bool = False,
+) -> DeliveryRecord:
+    did = delivery_id(ticket=ticket.id, purpose=purpose.value, revision=revision, channel=channel)
+    return DeliveryRecord(
+        delivery_id=did,
+        channel=channel,
+        purpose=purpose.value,
+        revision=revision,
+        status=status,
+        attempts=attempts,
+        last_error=error,
+        last_attempt_at=now if attempts else None,
+        delivered_at=now if delivered or channel == STORE_CHANNEL else None,
     )
 
 

@@ -14,7 +14,7 @@ stage reads it and opens a new epoch (a new incident) on the subject's next evid
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,12 @@ class TicketStore:
         key = ticket_key(ticket_id=ticket_id)
         raw = self._state.get_many(keys=[key]).get(key)
         return decode_ticket(raw) if raw is not None else None
+
+    def get_many(self, *, ticket_ids: Sequence[str]) -> dict[str, Ticket]:
+        """The stored tickets among these ids, in one State read (no index involved)."""
+        keys = {ticket_key(ticket_id=t): t for t in ticket_ids}
+        found = self._state.get_many(keys=list(keys)) if keys else {}
+        return {keys[k]: decode_ticket(raw) for k, raw in found.items()}
 
     def require(self, *, ticket_id: str) -> Ticket:
         """The ticket; TicketNotFound naming the id if there is none."""
@@ -220,24 +226,33 @@ class TicketStore:
         A record that would move a delivery back (delivered to pending or failed, failed to
         pending, fewer attempts) is a late retry and is ignored. A change to delivered or
         failed is audited once."""
+        return self.record_deliveries(ticket_id=ticket_id, records=(record,), now=now)
+
+    def record_deliveries(
+        self, *, ticket_id: str, records: Sequence[DeliveryRecord], now: str
+    ) -> Ticket:
+        """record_delivery of several records in one change (one CAS, one mirror)."""
 
         def apply(current: Ticket | None) -> Ticket | None:
             if current is None:
                 raise TicketNotFound(ticket_id=ticket_id)
-            old = next((d for d in current.deliveries if d.delivery_id == record.delivery_id), None)
-            if old is not None and stale_delivery(old=old, new=record):
+            deliveries, audit = current.deliveries, current.audit
+            for record in records:
+                old = next((d for d in deliveries if d.delivery_id == record.delivery_id), None)
+                if old is not None and stale_delivery(old=old, new=record):
+                    continue
+                if old is None:
+                    deliveries = (*deliveries, record)
+                else:
+                    deliveries = tuple(
+                        record if d.delivery_id == record.delivery_id else d for d in deliveries
+                    )
+                if record.status is not DeliveryStatus.PENDING and (
+                    old is None or old.status is not record.status
+                ):
+                    audit = (*audit, delivery_audit(record=record, now=now))
+            if deliveries == current.deliveries:
                 return None
-            if old is None:
-                deliveries = (*current.deliveries, record)
-            else:
-                deliveries = tuple(
-                    record if d.delivery_id == record.delivery_id else d for d in current.deliveries
-                )
-            audit = current.audit
-            if record.status is not DeliveryStatus.PENDING and (
-                old is None or old.status is not record.status
-            ):
-                audit = (*audit, delivery_audit(record=record, now=now))
             return msgspec.structs.replace(
                 current, deliveries=deliveries, audit=audit, updated_at=now
             )
