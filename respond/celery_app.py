@@ -18,6 +18,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_shutdown, worker_shutdown
+from kombu.entity import Queue
 
 from igsc.records import REJECTED_TOPIC, utc_now_iso
 from igsc.settings import Settings, settings_from_env
@@ -41,8 +42,14 @@ SWEEP_TASK = "igsc.respond.sweep"
 
 
 def respond_queue(*, settings: Settings) -> str:
-    """The queue respond tasks go to: one per installation namespace."""
+    """The queue delivery and sweep tasks go to: one per installation namespace."""
     return f"{settings.namespace}.respond"
+
+
+def tickets_queue(*, settings: Settings) -> str:
+    """The queue of ticket creation, apart from deliveries: a new crossing's tickets are
+    stored at once, not after every delivery (and retry) queued before them."""
+    return f"{settings.namespace}.respond.tickets"
 
 
 class RespondCelery(Celery):  # type: ignore[misc]
@@ -157,6 +164,12 @@ def _config(settings: Settings) -> dict[str, Any]:
         "accept_content": ["json"],
         "timezone": "UTC",
         "task_default_queue": respond_queue(settings=settings),
+        "task_routes": {TICKETS_TASK: {"queue": tickets_queue(settings=settings)}},
+        # A worker consumes both (tickets first); kombu takes from them in turn.
+        "task_queues": (
+            Queue(tickets_queue(settings=settings)),  # type: ignore[no-untyped-call]
+            Queue(respond_queue(settings=settings)),  # type: ignore[no-untyped-call]
+        ),
         "task_ignore_result": True,
         "beat_schedule": {
             "respond sweep": {

@@ -97,10 +97,10 @@ class RealProbe:
             return 0
         import redis
 
-        queue = f"{self._ns}.respond"
+        queue = f"{self._ns}.respond"  # and f"{queue}.tickets"
         client = redis.Redis.from_url(self._broker_url)
         try:
-            waiting = int(client.llen(queue))
+            waiting = int(client.llen(queue)) + int(client.llen(f"{queue}.tickets"))
             # Taken by a worker and not yet acknowledged (late acks): kombu's `unacked` hash,
             # shared by every queue of the broker database: count this queue's own.
             running = sum(1 for _, raw in client.hscan_iter("unacked") if queue.encode() in raw)

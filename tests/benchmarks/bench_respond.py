@@ -426,9 +426,9 @@ def purge_queue(*, broker: str, namespace: str) -> int:
 
     client = redis.Redis.from_url(broker, socket_timeout=30)
     try:
-        queue = f"{namespace}.respond"
-        waiting = int(client.llen(queue))
-        client.delete(queue)
+        queues = [f"{namespace}.respond", f"{namespace}.respond.tickets"]
+        waiting = sum(int(client.llen(queue)) for queue in queues)
+        client.delete(*queues)
         return waiting
     finally:
         client.close()
