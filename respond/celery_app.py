@@ -23,15 +23,8 @@ from kombu.entity import Queue
 from igsc.records import REJECTED_TOPIC, utc_now_iso
 from igsc.settings import Settings, settings_from_env
 from igsc.wiring import LazyPorts, Ports, topic
-from respond.delivery import (
-    DeliveryJob,
-    Purpose,
-    RespondContext,
-    attempt,
-    escalate,
-    open_tickets,
-    pending_retries,
-)
+from respond.attempts import attempt, pending_retries
+from respond.delivery import DeliveryJob, Purpose, RespondContext, escalate, open_tickets
 from respond.model import Incident, decode_incident, encode
 from respond.render import compile_playbooks
 from respond.tickets import TicketStore

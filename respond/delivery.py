@@ -1,5 +1,5 @@
 """Ticket work behind the Celery tasks: open or update each team's ticket, deliver it on
-each channel with retries, escalate SLA breaches, retry what is still pending.
+each channel (respond/attempts.py: one attempt, retries, dead letter), escalate SLA breaches.
 
 Plain functions over a `RespondContext`, so the Celery tasks (respond/celery_app.py) stay
 thin and tests can drive the same code with a test clock. Every step is idempotent:
@@ -11,18 +11,14 @@ or re-run task repeats nothing that already happened.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from igsc.errors import RejectedInput, TransientFailure
 from igsc.partners import Partner
 from igsc.ports import Stream
-from igsc.records import rejection
 from igsc.respond_settings import RespondSettings, Rule, Team
-from igsc.stix_time import instant_ns
-from respond.channels import Channel, Outbound, RetryLater, channels_for
+from respond.channels import channels_for
 from respond.escalation import due_escalations
 from respond.model import (
     DeliveryRecord,
@@ -115,9 +111,15 @@ def open_tickets(*, ctx: RespondContext, incident: Incident) -> list[DeliveryJob
             created_at=existing.created_at if existing else now,
             ticket_id=tid,
         )
-        change = ctx.store.open_or_update(incident=incident, team=team, rendered=rendered, now=now)
+        change = ctx.store.open_or_update(
+            incident=incident,
+            team=team,
+            rendered=rendered,
+            now=now,
+            deliveries=_initial_records(ctx=ctx, team=team, now=now),
+        )
         # From the stored ticket, not from the incident: a task that died after writing the
-        # ticket and before its deliveries runs again and finds them still to do.
+        # ticket and before queueing its deliveries runs again and finds them still to do.
         ticket = change.ticket if change is not None else ctx.store.require(ticket_id=tid)
         jobs += _deliveries(ctx=ctx, ticket=ticket, team=team, purpose=Purpose.TICKET)
     return jobs
@@ -140,17 +142,45 @@ def _deliveries(
     *, ctx: RespondContext, ticket: Ticket, team: Team, purpose: Purpose, step: int | None = None
 ) -> list[DeliveryJob]:
     """The deliveries of one ticket revision (or escalation) still to do, recorded pending."""
-    revision = ticket.revision if purpose is Purpose.TICKET else step or 0
     now = ctx.clock()
+    records, jobs = _plan(ctx=ctx, ticket=ticket, team=team, purpose=purpose, step=step, now=now)
+    if records:
+        ctx.store.record_deliveries(ticket_id=ticket.id, records=records, now=now)
+    return jobs
+
+
+def _initial_records(
+    *, ctx: RespondContext, team: Team, now: str
+) -> Callable[[Ticket], list[DeliveryRecord]]:
+    """A new ticket revision's delivery records, written in the same change as the revision."""
+
+    def records(ticket: Ticket) -> list[DeliveryRecord]:
+        return _plan(ctx=ctx, ticket=ticket, team=team, purpose=Purpose.TICKET, now=now)[0]
+
+    return records
+
+
+def _plan(
+    *,
+    ctx: RespondContext,
+    ticket: Ticket,
+    team: Team,
+    purpose: Purpose,
+    now: str,
+    step: int | None = None,
+) -> tuple[list[DeliveryRecord], list[DeliveryJob]]:
+    """(records to add, jobs to queue) for one ticket revision or escalation: the store
+    delivered, every channel not delivered or dead-lettered yet pending."""
+    revision = ticket.revision if purpose is Purpose.TICKET else step or 0
     known = {d.delivery_id: d.status for d in ticket.deliveries}
-    records: list[DeliveryRecord] = []  # recorded in one change, before any job is queued
+    records: list[DeliveryRecord] = []
     if purpose is Purpose.TICKET:  # the store holds it already: that delivery is done
         store_id = delivery_id(
             ticket=ticket.id, purpose=purpose.value, revision=revision, channel=STORE_CHANNEL
         )
         if store_id not in known:
             records.append(
-                _delivery_record(ticket, STORE_CHANNEL, purpose, revision,
+                delivery_record(ticket, STORE_CHANNEL, purpose, revision,
                                  DeliveryStatus.DELIVERED, now=now)
             )  # fmt: skip
     jobs = []
@@ -164,7 +194,7 @@ def _deliveries(
             continue  # delivered or dead-lettered already: a re-run sends nothing
         if status is None:
             records.append(
-                _delivery_record(ticket, channel.name, purpose, revision,
+                delivery_record(ticket, channel.name, purpose, revision,
                                  DeliveryStatus.PENDING, now=now)
             )  # fmt: skip
         jobs.append(
@@ -176,110 +206,7 @@ def _deliveries(
                 step=step,
             )
         )
-    if records:
-        ctx.store.record_deliveries(ticket_id=ticket.id, records=records, now=now)
-    return jobs
-
-
-def attempt(*, ctx: RespondContext, job: DeliveryJob) -> Attempted:
-    """One attempt of one delivery; the outcome is recorded on the ticket either way."""
-    ticket = ctx.store.require(ticket_id=job.ticket_id)
-    did = delivery_id(
-        ticket=ticket.id, purpose=job.purpose.value, revision=job.revision, channel=job.channel
-    )
-    record = next((d for d in ticket.deliveries if d.delivery_id == did), None)
-    if record is not None and record.status is not DeliveryStatus.PENDING:
-        return Attempted(done=True)  # delivered, or dead-lettered: a redelivered task stops
-    team = ctx.teams.get(ticket.team)
-    channel = _channel(ctx=ctx, team=team, job=job)
-    attempts = (record.attempts if record else 0) + 1
-    now = ctx.clock()
-    if channel is None:
-        _fail(ctx, ticket, job, did, attempts, "the team no longer has this channel", now=now)
-        return Attempted(done=True)
-    message = Outbound(
-        delivery_id=did,
-        event=_event(job=job, ticket=ticket),
-        ticket=ticket,
-        first_message_id=first_message_id(ticket_id=ticket.id),
-        escalation_step=job.step,
-    )
-    try:
-        channel.deliver(message=message)
-    except RejectedInput as exc:
-        _fail(ctx, ticket, job, did, attempts, str(exc), now=now)
-        return Attempted(done=True)
-    except TransientFailure as exc:
-        if attempts >= ctx.settings.delivery.max_attempts:
-            _fail(
-                ctx,
-                ticket,
-                job,
-                did,
-                attempts,
-                f"gave up after {attempts} attempts: {exc}",
-                now=now,
-            )
-            return Attempted(done=True)
-        _record(
-            ctx,
-            ticket,
-            job.channel,
-            job.purpose,
-            job.revision,
-            DeliveryStatus.PENDING,
-            now=now,
-            attempts=attempts,
-            error=str(exc),
-        )
-        hinted = exc.retry_after_s if isinstance(exc, RetryLater) else None
-        return Attempted(done=False, retry_in_s=hinted or backoff_s(ctx=ctx, attempts=attempts))
-    _record(
-        ctx,
-        ticket,
-        job.channel,
-        job.purpose,
-        job.revision,
-        DeliveryStatus.DELIVERED,
-        now=now,
-        attempts=attempts,
-        delivered=True,
-    )
-    return Attempted(done=True)
-
-
-def pending_retries(*, ctx: RespondContext, now: str) -> list[DeliveryJob]:
-    """Deliveries still pending whose backoff has passed: the safety net behind Celery's own
-    retries (a task lost with its worker) and the only retry path with in-process Celery."""
-    now_us = instant_ns(now) // 1000
-    jobs = []
-    for ticket in ctx.store.search():
-        for record in ticket.deliveries:
-            if record.status is not DeliveryStatus.PENDING or record.channel == STORE_CHANNEL:
-                continue
-            last = record.last_attempt_at
-            wait = (
-                backoff_s(ctx=ctx, attempts=record.attempts, jitter=False) if record.attempts else 0
-            )
-            if last is not None and instant_ns(last) // 1000 + int(wait * 1e6) > now_us:
-                continue
-            jobs.append(
-                DeliveryJob(
-                    ticket_id=ticket.id,
-                    purpose=Purpose(record.purpose),
-                    revision=record.revision,
-                    channel=record.channel,
-                    step=record.revision if record.purpose == Purpose.ESCALATION else None,
-                )
-            )
-    return jobs
-
-
-def backoff_s(*, ctx: RespondContext, attempts: int, jitter: bool = True) -> float:
-    """Exponential backoff after `attempts` failures, capped, with full jitter for tasks."""
-    tuning = ctx.settings.delivery
-    ceiling = min(tuning.backoff_cap_s, tuning.backoff_base_s * 2 ** max(attempts - 1, 0))
-    return random.uniform(ceiling / 2, ceiling) if jitter else ceiling
+    return records, jobs
 
 
 def first_message_id(*, ticket_id: str) -> str:
@@ -287,46 +214,7 @@ def first_message_id(*, ticket_id: str) -> str:
     return f"<{ticket_id.removeprefix('ticket--')}@igsc>"
 
 
-def _event(*, job: DeliveryJob, ticket: Ticket) -> str:
-    if job.purpose is Purpose.ESCALATION:
-        return "ticket.escalated"
-    return "ticket.created" if job.revision == 1 else "ticket.updated"
-
-
-def _channel(*, ctx: RespondContext, team: Team | None, job: DeliveryJob) -> Channel | None:
-    if team is None:
-        return None
-    escalation = job.purpose is Purpose.ESCALATION
-    for channel in channels_for(team=team, escalation=escalation, settings=ctx.settings):
-        if channel.name == job.channel:
-            return channel
-    return None
-
-
-def _record(
-    ctx: RespondContext,
-    ticket: Ticket,
-    channel: str,
-    purpose: Purpose,
-    revision: int,
-    status: DeliveryStatus,
-    *,
-    now: str,
-    attempts: int = 0,
-    error: str = "",
-    delivered: bool = False,
-) -> None:
-    ctx.store.record_delivery(
-        ticket_id=ticket.id,
-        record=_delivery_record(
-            ticket, channel, purpose, revision, status,
-            now=now, attempts=attempts, error=error, delivered=delivered,
-        ),
-        now=now,
-    )  # fmt: skip
-
-
-def _delivery_record(
+def delivery_record(
     ticket: Ticket,
     channel: str,
     purpose: Purpose,
@@ -350,41 +238,3 @@ def _delivery_record(
         last_attempt_at=now if attempts else None,
         delivered_at=now if delivered or channel == STORE_CHANNEL else None,
     )
-
-
-def _fail(
-    ctx: RespondContext,
-    ticket: Ticket,
-    job: DeliveryJob,
-    did: str,
-    attempts: int,
-    reason: str,
-    *,
-    now: str,
-) -> None:
-    _record(
-        ctx,
-        ticket,
-        job.channel,
-        job.purpose,
-        job.revision,
-        DeliveryStatus.FAILED,
-        now=now,
-        attempts=attempts,
-        error=reason,
-    )
-    dead = rejection(
-        stage="respond-delivery",
-        reason=f"{job.channel} delivery {did} of {ticket.id} to team {ticket.team} "
-        f"failed: {reason}",
-        partner=None,
-        stix_id=None,
-        payload={
-            "ticket": ticket.id,
-            "team": ticket.team,
-            "channel": job.channel,
-            "delivery_id": did,
-        },
-    )
-    ctx.stream.publish(topic=ctx.rejected_topic, records=[(ticket.id.encode(), dead.to_bytes())])
-    log.warning("delivery %s failed for good: %s", did, reason)

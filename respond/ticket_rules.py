@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import msgspec
+
 from igsc.errors import RejectedInput
 from igsc.respond_settings import Team
 from respond.model import (
@@ -80,3 +84,26 @@ def refuse_transition(ticket: Ticket, *, to: TicketState | None) -> None:
     last = next((e for e in reversed(ticket.audit) if e.action == str(ticket.state)), None)
     since = f"by {last.by} at {last.at}" if last else f"since {ticket.updated_at}"
     raise InvalidTransition(f"ticket {ticket.id} is already {ticket.state} ({since}); {why}")
+
+
+def with_deliveries(ticket: Ticket, *, records: Sequence[DeliveryRecord], now: str) -> Ticket:
+    """The ticket with these delivery records put on it (each replacing the one with its
+    delivery_id unless it is stale); a change to delivered or failed is audited once."""
+    deliveries, audit = ticket.deliveries, ticket.audit
+    for record in records:
+        old = next((d for d in deliveries if d.delivery_id == record.delivery_id), None)
+        if old is not None and stale_delivery(old=old, new=record):
+            continue
+        if old is None:
+            deliveries = (*deliveries, record)
+        else:
+            deliveries = tuple(
+                record if d.delivery_id == record.delivery_id else d for d in deliveries
+            )
+        if record.status is not DeliveryStatus.PENDING and (
+            old is None or old.status is not record.status
+        ):
+            audit = (*audit, delivery_audit(record=record, now=now))
+    if deliveries == ticket.deliveries:
+        return ticket
+    return msgspec.structs.replace(ticket, deliveries=deliveries, audit=audit, updated_at=now)

@@ -28,7 +28,6 @@ from respond.incidents import INCIDENTS, incident_doc, incident_from_doc, resolv
 from respond.model import (
     AuditEntry,
     DeliveryRecord,
-    DeliveryStatus,
     Incident,
     IncidentStatus,
     RenderedTicket,
@@ -42,10 +41,9 @@ from respond.model import (
 from respond.ticket_rules import (
     SYSTEM,
     created_ticket,
-    delivery_audit,
     refuse_transition,
-    stale_delivery,
     version_note,
+    with_deliveries,
 )
 
 TICKETS = IndexSchema(
@@ -173,17 +171,30 @@ class TicketStore:
         return raw.decode() if raw is not None else None
 
     def open_or_update(
-        self, *, incident: Incident, team: Team, rendered: RenderedTicket, now: str
+        self,
+        *,
+        incident: Incident,
+        team: Team,
+        rendered: RenderedTicket,
+        now: str,
+        deliveries: Callable[[Ticket], Sequence[DeliveryRecord]] | None = None,
     ) -> TicketChange | None:
         """Create the team's ticket of the incident, or follow a newer incident version.
 
         A new version re-renders the ticket (revision + 1, audit "updated") only if its
         subject, body or html changed; its state never changes here (a resolved ticket stays
         resolved and records the update). The same or an older version (a redelivered task)
-        changes nothing: None."""
+        changes nothing: None. `deliveries`: the records the new copy starts with (its
+        deliveries to do), written in the same change."""
         tid = ticket_id(incident=incident.id, team=team.id)
 
         def apply(current: Ticket | None) -> Ticket | None:
+            made = follow(current)
+            if made is None or deliveries is None:
+                return made
+            return with_deliveries(made, records=deliveries(made), now=now)
+
+        def follow(current: Ticket | None) -> Ticket | None:
             if current is None:
                 return created_ticket(
                     tid=tid, incident=incident, team=team, rendered=rendered, now=now
@@ -236,26 +247,8 @@ class TicketStore:
         def apply(current: Ticket | None) -> Ticket | None:
             if current is None:
                 raise TicketNotFound(ticket_id=ticket_id)
-            deliveries, audit = current.deliveries, current.audit
-            for record in records:
-                old = next((d for d in deliveries if d.delivery_id == record.delivery_id), None)
-                if old is not None and stale_delivery(old=old, new=record):
-                    continue
-                if old is None:
-                    deliveries = (*deliveries, record)
-                else:
-                    deliveries = tuple(
-                        record if d.delivery_id == record.delivery_id else d for d in deliveries
-                    )
-                if record.status is not DeliveryStatus.PENDING and (
-                    old is None or old.status is not record.status
-                ):
-                    audit = (*audit, delivery_audit(record=record, now=now))
-            if deliveries == current.deliveries:
-                return None
-            return msgspec.structs.replace(
-                current, deliveries=deliveries, audit=audit, updated_at=now
-            )
+            changed = with_deliveries(current, records=records, now=now)
+            return None if changed is current else changed
 
         return _now_of(self._change(ticket_id=ticket_id, apply=apply))
 

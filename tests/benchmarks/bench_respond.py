@@ -42,7 +42,7 @@ from igsc.app.corpus import indicator, tlp_marking
 from igsc.partners import Partner
 from igsc.stix_time import instant_ns
 from igsc.tlp import Tlp
-from tests.benchmarks.bench_config import REPO
+from tests.benchmarks.bench_config import CROSS_EVERY, REPO
 from tests.benchmarks.bench_latency import SAMPLE_EVERY
 from tests.benchmarks.bench_search import percentile
 
@@ -50,7 +50,6 @@ EXAMPLE_CONFIG = REPO / "igsc/app/config_example.yaml"
 CROSS_RULE = "cross-border-campaign"
 BROKER_DB = 14  # the Celery broker's Redis database: queues are named by the run's namespace
 SECRET_ENV = "IGSC_BENCH_WEBHOOK_SECRET"  # not BENCH_*: those are printed with the command
-CROSS_EVERY = 100  # default (BENCH_CROSS_EVERY): 1% of the latency phase's indicators cross
 TARGET_CPU_SHARE = 0.15
 TARGET_P99_S = 2.0
 SETTINGS_KEYS = ("rules", "playbooks", "teams", "respond", "celery_broker_url")
