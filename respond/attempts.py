@@ -72,9 +72,7 @@ def attempt(*, ctx: RespondContext, job: DeliveryJob) -> Attempted:
         _record(
             ctx,
             ticket,
-            job.channel,
-            job.purpose,
-            job.revision,
+            job,
             DeliveryStatus.PENDING,
             now=now,
             attempts=attempts,
@@ -85,9 +83,7 @@ def attempt(*, ctx: RespondContext, job: DeliveryJob) -> Attempted:
     _record(
         ctx,
         ticket,
-        job.channel,
-        job.purpose,
-        job.revision,
+        job,
         DeliveryStatus.DELIVERED,
         now=now,
         attempts=attempts,
@@ -149,24 +145,20 @@ def _channel(*, ctx: RespondContext, team: Team | None, job: DeliveryJob) -> Cha
 def _record(
     ctx: RespondContext,
     ticket: Ticket,
-    channel: str,
-    purpose: Purpose,
-    revision: int,
+    job: DeliveryJob,
     status: DeliveryStatus,
     *,
     now: str,
-    attempts: int = 0,
+    attempts: int,
     error: str = "",
     delivered: bool = False,
 ) -> None:
-    ctx.store.record_delivery(
-        ticket_id=ticket.id,
-        record=delivery_record(
-            ticket, channel, purpose, revision, status,
-            now=now, attempts=attempts, error=error, delivered=delivered,
-        ),
-        now=now,
+    """Put the outcome of one attempt of the job's delivery on the ticket."""
+    record = delivery_record(
+        ticket, job.channel, job.purpose, job.revision, status,
+        now=now, attempts=attempts, error=error, delivered=delivered,
     )  # fmt: skip
+    ctx.store.record_delivery(ticket_id=ticket.id, record=record, now=now)
 
 
 def _fail(
@@ -182,9 +174,7 @@ def _fail(
     _record(
         ctx,
         ticket,
-        job.channel,
-        job.purpose,
-        job.revision,
+        job,
         DeliveryStatus.FAILED,
         now=now,
         attempts=attempts,
