@@ -11,12 +11,7 @@ Embedded adapters, then Kafka + Elasticsearch + Redis.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,15 +19,11 @@ from typing import Any
 import orjson
 import pytest
 import requests
-import uvicorn
 from taxii2client.v21 import Collection
 
-from enrich.pipeline import enrichers_for
-from igsc.app.stages import drain_pipeline
-from igsc.settings import Settings, load_settings
+from igsc.settings import Settings
 from igsc.stix_time import instant_ns
-from igsc.wiring import Ports, open_ports
-from ingest.publish import publish_objects
+from igsc.wiring import Ports
 from ingest.server.access import Target
 from ingest.server.app import create_app
 from ingest.server.clock import DateAddedClock
@@ -40,8 +31,8 @@ from ingest.server.direct_add import DirectAdd
 from ingest.server.store import SCHEMA, VersionStore
 from respond.incidents import INCIDENTS
 from respond.stix_incidents import HUB_PUBLISHER, INCIDENT_CORE_EXTENSION
-from tests.conftest import require_service
-from tests.support.respond_peers import SmtpSink, WebhookReceiver, four_countries, indicator_bundle
+from tests.support.respond_world import World, open_world
+from tests.support.taxii_serving import serving
 from tests.unit.ingest.server.taxii_server_fixtures import password_hash
 
 INCIDENTS_COLLECTION = "5b1d9c8e-4f7a-4c2b-9e3d-6a0f1b2c3d4e"
@@ -53,27 +44,22 @@ ES_REPORT = "indicator--d4444444-4444-4444-8444-444444444444"
 
 @dataclass
 class Hub:
-    settings: Settings
-    ports: Ports
+    world: World
     base: str = ""
 
+    @property
+    def settings(self) -> Settings:
+        return self.world.settings
+
+    @property
+    def ports(self) -> Ports:
+        return self.world.ports
+
     def publish(self, partner: str, stix_id: str, spelling: str) -> None:
-        bundle = orjson.loads(indicator_bundle(stix_id=stix_id, spelling=spelling))
-        result = publish_objects(
-            settings=self.settings,
-            stream=self.ports.stream,
-            partner=self.settings.partner(partner),
-            objects=bundle["objects"],
-        )
-        assert result.published == 1, result.reasons
+        self.world.publish(partner, stix_id, spelling)
 
     def drain(self, generation: str = "") -> None:
-        drain_pipeline(
-            settings=self.settings,
-            ports=self.ports,
-            enrichers=enrichers_for(self.settings),
-            generation=generation,
-        )
+        self.world.drain(generation)
 
     def collection(self, partner: str) -> Collection:
         url = f"{self.base}/incidents/collections/{INCIDENTS_COLLECTION}/"
@@ -95,8 +81,8 @@ class Hub:
         return list(envelope.get("objects", []))
 
 
-def _values(tmp_path: Path, mode: str, receiver: WebhookReceiver, smtp: SmtpSink) -> dict[str, Any]:
-    values = four_countries(receiver=receiver, smtp=smtp, clearance={"it-oncall": "red"})
+def _shared_incidents(values: dict[str, Any]) -> None:
+    """Every partner reads the incidents collection; cert-it reports under TLP:RED."""
     for partner in values["partners"]:
         if partner["id"] == "cert-it":
             partner["default_tlp"] = "red"  # its unmarked reports are TLP:RED
@@ -117,34 +103,7 @@ def _values(tmp_path: Path, mode: str, receiver: WebhookReceiver, smtp: SmtpSink
         ]
     }
     values["respond"]["incidents_collection"] = {"api_root": "incidents", "collection": "incidents"}
-    values |= {"home": str(tmp_path / "home"), "namespace": "x" + uuid.uuid4().hex[:10]}
-    if mode == "real":
-        values |= {
-            "stream_url": f"kafka://{require_service('kafka')}",
-            "index_url": f"http://{require_service('elasticsearch')}",
-            "state_url": f"redis://{require_service('redis')}/0",
-        }
-    return values
-
-
-@contextmanager
-def _taxii_server(settings: Settings, ports: Ports) -> Iterator[str]:
-    app = create_app(settings=settings, stream=ports.stream, index=ports.index, state=ports.state)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    values.pop("celery_broker_url", None)  # tickets in-process: this test reads the collection
 
 
 @pytest.fixture(
@@ -156,18 +115,25 @@ def _taxii_server(settings: Settings, ports: Ports) -> Iterator[str]:
     ]
 )
 def hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hub]:
-    with WebhookReceiver() as receiver, SmtpSink() as smtp:
-        settings = load_settings(overrides=_values(tmp_path, request.param, receiver, smtp))
-        with open_ports(settings) as ports:
-            made = Hub(settings=settings, ports=ports)
-            try:
-                with _taxii_server(settings, ports) as base:
-                    made.base = base
-                    yield made
-            finally:
-                if request.param == "real":  # shared services: leave no indexes behind
-                    for schema in (SCHEMA, INCIDENTS):
-                        ports.index.drop(schema=schema)
+    with open_world(
+        mode=request.param,
+        tmp_path=tmp_path,
+        clearance={"it-oncall": "red"},
+        configure=_shared_incidents,
+    ) as world:
+        made = Hub(world=world)
+        ports = world.ports
+        try:
+            app = create_app(
+                settings=world.settings, stream=ports.stream, index=ports.index, state=ports.state
+            )
+            with serving(app) as base:
+                made.base = base
+                yield made
+        finally:
+            if request.param == "real":  # shared services: leave no indexes behind
+                for schema in (SCHEMA, INCIDENTS):
+                    ports.index.drop(schema=schema)
 
 
 def by_type(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ import base64
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -19,7 +18,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from taxii2client.common import TokenAuth
 from taxii2client.v21 import Collection, Server, Status, as_pages
 
@@ -28,6 +26,7 @@ from igsc.wiring import build_index, build_state, build_stream
 from ingest.server.app import create_app
 from ingest.server.store import SCHEMA
 from tests.conftest import require_service
+from tests.support.taxii_serving import serving
 from tests.unit.ingest.server.taxii_server_fixtures import (
     AMBER_STRICT,
     CLEAR,
@@ -58,26 +57,10 @@ class Live:
 def _serving(settings: Settings) -> Iterator[Live]:
     stream, index, state = build_stream(settings), build_index(settings), build_state(settings)
     app = create_app(settings=settings, stream=stream, index=index, state=state)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     try:
-        yield Live(
-            base=f"http://127.0.0.1:{port}",
-            settings=settings,
-            needs_refresh=not index.searchable_on_write,
-        )
+        with serving(app) as base:
+            yield Live(base=base, settings=settings, needs_refresh=not index.searchable_on_write)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         if not index.searchable_on_write:  # a shared service: leave nothing behind
             index.drop(schema=SCHEMA)
             state.delete(keys=state.scan(prefix=""))
